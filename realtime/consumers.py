@@ -1,0 +1,287 @@
+"""The base consumer every endpoint builds on.
+
+It owns what PROTOCOL.md says of every socket: the handshake refusals and
+their close codes, the registry entry and presence, action dispatch with the
+error envelope and `ref` echo, `ping`, the frame-size limit, the per-user rate
+limit, and the outbox that broadcasts and replies share (so their order holds).
+An app subclass declares `endpoint`, `admit()`, `on_open()` and its actions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from channels.consumer import AsyncConsumer
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from django.conf import settings
+
+from . import errors
+from .errors import FrameError, Refuse
+from .fields import ref_of
+from .frames import Frame, encode, error_frame
+from .hub import get_hub
+from .process import PROCESS_ID, process_ensure_started
+from .ratelimit import message_rate_take
+from .registry import Socket, connection_close, connection_open
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any, Frame], Awaitable[Frame | None]]
+
+
+def action(*names: str) -> Callable[[Handler], Handler]:
+    """Mark a consumer method as the handler of the client actions `names`.
+
+    The handler gets the parsed frame and returns the reply frame (its `ref`
+    is added) or None; it raises FrameError for an error reply.
+    """
+
+    def mark(handler: Handler) -> Handler:
+        handler.action_names = names  # type: ignore[attr-defined]
+        return handler
+
+    return mark
+
+
+class RealtimeConsumer(AsyncConsumer):
+    """Base of the four endpoints. Broadcasts reach it through the process hub."""
+
+    # No per-socket channel-layer channel: the hub subscribes once per process.
+    channel_layer_alias = "__hub_delivers__"
+    endpoint: ClassVar[str] = ""
+    actions: ClassVar[dict[str, str]] = {}
+    unlimited_actions: ClassVar[frozenset[str]] = frozenset({"ping"})
+
+    user: Any
+    target: str = ""
+    presence_group: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        found: dict[str, str] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                for name in getattr(value, "action_names", ()):
+                    found[name] = attr
+        cls.actions = found
+
+    # --- hooks for apps -------------------------------------------------------
+
+    async def admit(self) -> None:
+        """Check the path and query, load the target, authorize. Raise Refuse to refuse."""
+
+    async def on_open(self) -> None:
+        """The socket is accepted and registered: join groups, send the greeting."""
+
+    async def on_close(self) -> None:
+        """The socket closed (groups are left and the registry updated by the base)."""
+
+    async def rate_take(self, action_name: str) -> int:
+        """Milliseconds until this action may run; 0 to run it now."""
+        return await message_rate_take(self.user.pk)
+
+    # --- lifecycle ------------------------------------------------------------
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        self.socket_id = uuid.uuid4().hex
+        self.user = self.scope["user"]
+        self.groups: set[str] = set()
+        self.outbox: deque[str] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.registered = False
+        self.held: list[tuple[str, int | None]] | None = None
+        self.limited_in_a_row = 0
+        try:
+            if "refusal" in self.scope:
+                raise Refuse(self.scope["refusal"])
+            await self.admit()
+            await process_ensure_started()
+            await database_sync_to_async(connection_open)(sock=self._socket(), user=self.user)
+            self.registered = True
+        except Refuse as refusal:
+            await self._accept_and_close(refusal.code)
+            return
+        except Exception:
+            log.exception("handshake failed on %s", self.endpoint)
+            await self._accept_and_close(errors.SERVER_ERROR)
+            return
+        await self.base_send({"type": "websocket.accept"})
+        try:
+            await self.on_open()
+        except Exception:
+            log.exception("opening %s failed", self.endpoint)
+            await self.close(errors.SERVER_ERROR)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        self.closed = True
+        if self.writer is not None:
+            self.writer.cancel()
+        hub = get_hub()
+        for group in list(self.groups):
+            await hub.leave(group, self)
+        if self.registered:
+            try:
+                await database_sync_to_async(connection_close)(socket_id=self.socket_id)
+            except Exception:
+                log.exception("could not unregister socket %s", self.socket_id)
+            await self.on_close()
+        raise StopConsumer()
+
+    def _socket(self) -> Socket:
+        client = self.scope.get("client") or (None, None)
+        return Socket(
+            id=self.socket_id,
+            endpoint=self.endpoint,
+            target=self.target,
+            ip=client[0],
+            process=PROCESS_ID,
+            presence_group=self.presence_group,
+        )
+
+    async def _accept_and_close(self, code: int) -> None:
+        self.closed = True
+        await self.base_send({"type": "websocket.accept"})
+        await self.base_send({"type": "websocket.close", "code": code})
+
+    async def close(self, code: int = 1000) -> None:
+        """Close the socket with `code` (queued frames are dropped)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.outbox.clear()
+        await self.base_send({"type": "websocket.close", "code": code})
+
+    # --- groups and sending ---------------------------------------------------
+
+    async def join(self, group: str) -> None:
+        """Receive every frame broadcast to `group` from now on."""
+        self.groups.add(group)
+        await get_hub().join(group, self)
+
+    async def leave(self, group: str) -> None:
+        self.groups.discard(group)
+        await get_hub().leave(group, self)
+
+    def hold(self) -> None:
+        """Queue broadcasts aside until `release()`: lets a greeting go out first."""
+        self.held = []
+
+    def release(self, *, seen_upto: int | None = None) -> None:
+        """Send the held broadcasts, skipping those at or below `seen_upto` (already sent)."""
+        held, self.held = self.held or [], None
+        for text, position in held:
+            if seen_upto is None or position is None or position > seen_upto:
+                self.push(text)
+
+    def push(self, text: str, position: int | None = None) -> None:
+        """Queue one encoded frame; never blocks. A socket that stops reading is dropped."""
+        if self.closed:
+            return
+        if self.held is not None:
+            self.held.append((text, position))
+            return
+        if len(self.outbox) >= settings.MAX_OUTBOX_FRAMES:
+            log.warning("dropping slow socket %s", self.socket_id)
+            self.outbox.clear()
+            asyncio.get_running_loop().create_task(self.close(errors.SLOW_CONSUMER))
+            return
+        self.outbox.append(text)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.outbox and not self.closed:
+                await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
+        finally:
+            self.writer = None
+
+    async def send_frame(self, frame: Frame) -> None:
+        """Send one frame to this socket only, after anything already queued."""
+        self.push(encode(frame))
+
+    # --- client frames --------------------------------------------------------
+
+    async def websocket_receive(self, message: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        text = message.get("text")
+        if text is None:
+            size = len(message.get("bytes") or b"")
+            if size > settings.MAX_FRAME_BYTES:
+                await self.close(errors.FRAME_TOO_LARGE)
+            else:
+                await self.send_frame(error_frame("bad_json", "frames must be text"))
+            return
+        if len(text) * 4 > settings.MAX_FRAME_BYTES and len(text.encode()) > settings.MAX_FRAME_BYTES:
+            await self.close(errors.FRAME_TOO_LARGE)
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict):
+            await self.send_frame(error_frame("bad_json", "a frame must be a JSON object"))
+            return
+        await self._run_action(frame)
+
+    async def _run_action(self, frame: Frame) -> None:
+        ref = ref_of(frame)
+        name = frame.get("action")
+        method = self.actions.get(name) if isinstance(name, str) else None
+        if method is None:
+            await self.send_frame(
+                error_frame("unknown_action", f"no action {name!r} on this endpoint", ref)
+            )
+            return
+        assert isinstance(name, str)
+        if name not in self.unlimited_actions and not await self._within_rate(name, ref):
+            return
+        try:
+            reply = await getattr(self, method)(frame)
+        except FrameError as exc:
+            await self.send_frame(error_frame(exc.code, exc.message, ref, **exc.extra))
+            return
+        except Exception:
+            log.exception("action %s failed on %s", name, self.endpoint)
+            await self.send_frame(error_frame("internal", "the server failed; nothing was applied", ref))
+            return
+        if reply is not None:
+            if ref is not None:
+                reply["ref"] = ref
+            await self.send_frame(reply)
+
+    async def _within_rate(self, name: str, ref: str | int | None) -> bool:
+        wait_ms = await self.rate_take(name)
+        if not wait_ms:
+            self.limited_in_a_row = 0
+            return True
+        self.limited_in_a_row += 1
+        if self.limited_in_a_row >= settings.RATE_LIMIT_FLOOD_CLOSE:
+            await self.close(errors.TOO_MANY)
+            return False
+        await self.send_frame(
+            error_frame("rate_limited", "too many messages; slow down", ref, retry_after_ms=wait_ms)
+        )
+        return False
+
+    @action("ping")
+    async def ping(self, frame: Frame) -> Frame:
+        return {"type": "pong"}
+
+
+class NotFoundConsumer(RealtimeConsumer):
+    """Any WebSocket path no app serves: refused with 4404 (after auth, like the rest)."""
+
+    endpoint = "none"
+
+    async def admit(self) -> None:
+        raise Refuse(errors.NOT_FOUND)

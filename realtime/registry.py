@@ -1,0 +1,122 @@
+"""The connection registry and presence, shared by every app.
+
+All functions here are sync (they run in the ORM thread) and take the user's
+row lock, so that the per-user cap and presence ("first socket of this user
+here" / "last one gone") are decided one socket at a time across processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from . import errors
+from .broadcast import publish
+from .frames import Frame, user_json
+from .models import Connection, ServerProcess
+
+
+@dataclass(frozen=True)
+class Socket:
+    """What the registry records of one socket."""
+
+    id: str
+    endpoint: str
+    target: str
+    ip: str | None
+    process: str
+    presence_group: str = ""
+
+
+def _lock_user(user_id: int) -> None:
+    get_user_model().objects.select_for_update().filter(pk=user_id).first()
+
+
+def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
+    """Record an open socket; announce the user on its target if it is their first there.
+
+    Raises Refuse(4429) when the user or the IP is over its socket cap.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_user(user.pk)
+        if Connection.objects.filter(user_id=user.pk).count() >= settings.MAX_SOCKETS_PER_USER:
+            raise errors.Refuse(errors.TOO_MANY, "too many sockets for this user")
+        if sock.ip and Connection.objects.filter(ip=sock.ip).count() >= settings.MAX_SOCKETS_PER_IP:
+            raise errors.Refuse(errors.TOO_MANY, "too many sockets from this address")
+        first_here = not _here(user.pk, sock.endpoint, sock.target).exists()
+        Connection.objects.create(
+            id=sock.id,
+            user_id=user.pk,
+            endpoint=sock.endpoint,
+            target=sock.target,
+            presence_group=sock.presence_group,
+            ip=sock.ip,
+            process=sock.process,
+            connected=now,
+            last_seen=now,
+        )
+        if first_here and sock.presence_group:
+            publish(sock.presence_group, {"type": "presence", "joined": [user_json(user)]})
+
+
+def connection_close(*, socket_id: str) -> bool:
+    """Forget a socket; announce the user left its target if it was their last there.
+
+    Returns False when the socket was not registered (already swept).
+    """
+    with transaction.atomic():
+        row = Connection.objects.filter(id=socket_id).select_related("user").first()
+        if row is None:
+            return False
+        _lock_user(row.user_id)
+        if not Connection.objects.filter(id=socket_id).delete()[0]:
+            return False
+        if row.presence_group and not _here(row.user_id, row.endpoint, row.target).exists():
+            publish(row.presence_group, {"type": "presence", "left": [user_json(row.user)]})
+    return True
+
+
+def _here(user_id: int, endpoint: str, target: str) -> QuerySet[Connection]:
+    return Connection.objects.filter(user_id=user_id, endpoint=endpoint, target=target)
+
+
+def online_users(*, endpoint: str, target: str) -> list[Frame]:
+    """Distinct users with at least one open socket on `target`, by username."""
+    User = get_user_model()
+    users = User.objects.filter(
+        realtime_connections__endpoint=endpoint, realtime_connections__target=target
+    ).distinct()
+    return [user_json(user) for user in users.order_by(User.USERNAME_FIELD)]
+
+
+def process_heartbeat(*, process_id: str, hostname: str, pid: int, started: datetime) -> None:
+    """Tell the others this process is alive, and that its sockets still are."""
+    now = timezone.now()
+    ServerProcess.objects.update_or_create(
+        id=process_id,
+        defaults={"last_heartbeat": now},
+        create_defaults={"hostname": hostname, "pid": pid, "started": started, "last_heartbeat": now},
+    )
+    Connection.objects.filter(process=process_id).update(last_seen=now)
+
+
+def connections_sweep() -> int:
+    """Remove sockets of dead processes (and any past CONNECTION_TTL); returns how many.
+
+    Safe to run on every process at once: each row is removed, and announced, once.
+    """
+    now = timezone.now()
+    timeout = min(settings.PROCESS_TIMEOUT_SECONDS, settings.CONNECTION_TTL_SECONDS)
+    cutoff = now - timedelta(seconds=timeout)
+    ServerProcess.objects.filter(last_heartbeat__lt=cutoff).delete()
+    stale = Connection.objects.filter(last_seen__lt=cutoff).values_list("id", flat=True)
+    return sum(connection_close(socket_id=socket_id) for socket_id in list(stale))
+

@@ -1,0 +1,165 @@
+"""Settings, read from the environment (django-environ).
+
+Every setting a deployer may change is listed, with its default, in the
+README's "Settings" table. Defaults give the embedded set-up: SQLite and the
+in-memory channel layer, one process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import django_stubs_ext
+import environ
+
+# Lets admin.ModelAdmin[Model] and other generic classes be subscripted at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(os.environ.get("ENV_FILE", BASE_DIR / ".env"), overwrite=False)
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "realtime",
+    "chat",
+    "notifications",
+    "collab",
+    "dashboards",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "realtime.urls"
+ASGI_APPLICATION = "realtime.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue
+    # instead of failing with "database is locked" on upgrade.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+    # Tests share the database with daphne subprocesses, so it must be a file.
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channel layer. With REDIS_URL: channels-redis' pub/sub layer (see
+# docs/channel-layer.md for why pub/sub and not the core layer).
+REDIS_URL: str | None = env.str("REDIS_URL", default=None)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="rt")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat:room-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "realtime.tokens.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "realtime.api.error_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Realtime API",
+    "DESCRIPTION": "REST side of the realtime platform; the WebSocket protocol is in docs/protocol.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Realtime limits (PROTOCOL.md "Limits"); every one can be set from the environment.
+JWT_SECRET = env.str("JWT_SECRET", default=SECRET_KEY)
+JWT_TTL_SECONDS = env.int("JWT_TTL_SECONDS", default=3600)
+RATE_LIMIT_PER_SECOND = env.float("RATE_LIMIT_PER_SECOND", default=10.0)
+RATE_LIMIT_BURST = env.int("RATE_LIMIT_BURST", default=20)
+# Consecutive rate-limited frames after which the socket is closed with 4429.
+RATE_LIMIT_FLOOD_CLOSE = env.int("RATE_LIMIT_FLOOD_CLOSE", default=50)
+MAX_SOCKETS_PER_IP = env.int("MAX_SOCKETS_PER_IP", default=1000)
+MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=50)
+MAX_FRAME_BYTES = env.int("MAX_FRAME_BYTES", default=64 * 1024)
+# Frames queued for one socket that does not read before it is dropped (4013).
+MAX_OUTBOX_FRAMES = env.int("MAX_OUTBOX_FRAMES", default=1000)
+CONNECTION_TTL_SECONDS = env.int("CONNECTION_TTL_SECONDS", default=24 * 3600)
+HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
+# A process whose heartbeat is older than this is dead; its sockets are swept.
+PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=200)

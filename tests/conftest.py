@@ -1,0 +1,132 @@
+"""Fixtures shared by every suite: users, tokens, and WebSocket clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from realtime.asgi import application
+from realtime.tokens import token_issue
+
+from .factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> None:
+    """Each test runs on its own event loop, so it gets its own layer instance."""
+    channel_layers.backends = {}
+
+
+@pytest.fixture
+def user(db: None) -> AbstractBaseUser:
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def other_user(db: None) -> AbstractBaseUser:
+    return UserFactory(username="bob")
+
+
+def token_for(user: AbstractBaseUser) -> str:
+    return token_issue(user=user)[0]
+
+
+class Client:
+    """A WebSocket client as a test sees it: send frames, wait for frames by type."""
+
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.ws = communicator
+        self.seen: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
+
+    async def send(self, frame: dict[str, Any] | str) -> None:
+        if isinstance(frame, str):
+            await self.ws.send_to(text_data=frame)
+        else:
+            await self.ws.send_json_to(frame)
+
+    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+        """The next frame, including any that `receive_type` passed over."""
+        if self.pending:
+            return self.pending.pop(0)
+        frame: dict[str, Any] = await self.ws.receive_json_from(timeout=timeout)
+        self.seen.append(frame)
+        return frame
+
+    async def receive_type(self, kind: str, timeout: float = 5) -> dict[str, Any]:
+        """The next frame of type `kind`; others are kept for later `receive` calls."""
+        for index, frame in enumerate(self.pending):
+            if frame.get("type") == kind:
+                return self.pending.pop(index)
+        while True:
+            frame = await self.ws.receive_json_from(timeout=timeout)
+            self.seen.append(frame)
+            if frame.get("type") == kind:
+                return frame
+            self.pending.append(frame)
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.ws.receive_nothing(timeout=timeout)
+
+    async def closed_with(self, timeout: float = 5) -> int:
+        """The close code, once the server closes (frames before it are kept in `seen`)."""
+        while True:
+            message = await self.ws.receive_output(timeout)
+            if message["type"] == "websocket.close":
+                return int(message.get("code", 1000))
+            if message["type"] == "websocket.send":
+                self.seen.append(json.loads(message["text"]))
+
+    async def close(self) -> None:
+        await self.ws.disconnect()
+
+
+Connect = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Connect]:
+    """Open sockets against the real ASGI application (JWT auth unless told otherwise)."""
+    opened: list[Client] = []
+
+    async def open_socket(
+        path: str,
+        user: AbstractBaseUser | None = None,
+        *,
+        query: str = "",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        expect_accept: bool = True,
+    ) -> Client:
+        params = []
+        if user is not None:
+            token = await database_sync_to_async(token_for)(user)
+            params.append(f"token={token}")
+        if query:
+            params.append(query)
+        full = path + ("?" + "&".join(params) if params else "")
+        communicator = WebsocketCommunicator(application, full, headers=headers or [])
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected is expect_accept or connected
+        client = Client(communicator)
+        opened.append(client)
+        return client
+
+    yield open_socket
+    for client in opened:
+        try:
+            await client.ws.disconnect(timeout=2)
+        except (Exception, asyncio.CancelledError):
+            pass  # the application already ended (a test timed out on it)
