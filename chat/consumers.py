@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from channels.db import database_sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
 
@@ -99,7 +98,10 @@ class ChatConsumer(RealtimeConsumer):
     @action("typing")
     async def typing(self, frame: Frame) -> None:
         await services.room_typing(
-            room=self.room, user=self.user, typing=bool_field(frame, "typing"), socket_id=self.socket_id
+            room=self.room,
+            user=self.user,
+            typing=bool_field(frame, "typing"),
+            socket_id=self.socket_id,
         )
 
     @action("read")
@@ -109,4 +111,3 @@ class ChatConsumer(RealtimeConsumer):
         await database_sync_to_async(services.room_mark_read)(
             room=self.room, user=self.user, last_seq=last_seq
         )
-

@@ -40,7 +40,8 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
     )
     body = models.TextField()
-    client_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL (not "") when absent: the uniqueness of client_id skips messages without one.
+    client_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -38,7 +38,9 @@ def room_create(
 ) -> Room:
     """Create a room; the creator is a member. Raises IntegrityError if the slug is taken."""
     with transaction.atomic():
-        room = Room.objects.create(slug=slug, name=name, is_private=is_private, created_by=creator)
+        room = Room.objects.create(
+            slug=slug, name=name, is_private=is_private, created_by_id=creator.pk
+        )
         members = set(member_ids or []) | {creator.pk}
         room.members.set(get_user_model().objects.filter(pk__in=members))
     return room
@@ -50,7 +52,9 @@ def _check_body(body: str, client_id: str | None) -> None:
     if len(body) > MESSAGE_MAX_LENGTH:
         raise FrameError("invalid", f"`message` must be at most {MESSAGE_MAX_LENGTH} characters")
     if client_id is not None and len(client_id) > CLIENT_ID_MAX_LENGTH:
-        raise FrameError("invalid", f"`client_id` must be at most {CLIENT_ID_MAX_LENGTH} characters")
+        raise FrameError(
+            "invalid", f"`client_id` must be at most {CLIENT_ID_MAX_LENGTH} characters"
+        )
 
 
 def _existing(room: Room, user: AbstractBaseUser, client_id: str | None) -> Message | None:

@@ -221,7 +221,10 @@ class RealtimeConsumer(AsyncConsumer):
             else:
                 await self.send_frame(error_frame("bad_json", "frames must be text"))
             return
-        if len(text) * 4 > settings.MAX_FRAME_BYTES and len(text.encode()) > settings.MAX_FRAME_BYTES:
+        if (
+            len(text) * 4 > settings.MAX_FRAME_BYTES
+            and len(text.encode()) > settings.MAX_FRAME_BYTES
+        ):
             await self.close(errors.FRAME_TOO_LARGE)
             return
         try:
@@ -252,7 +255,9 @@ class RealtimeConsumer(AsyncConsumer):
             return
         except Exception:
             log.exception("action %s failed on %s", name, self.endpoint)
-            await self.send_frame(error_frame("internal", "the server failed; nothing was applied", ref))
+            await self.send_frame(
+                error_frame("internal", "the server failed; nothing was applied", ref)
+            )
             return
         if reply is not None:
             if ref is not None:

@@ -96,6 +96,6 @@ def ref_of(frame: dict[str, Any]) -> str | int | None:
     ref = frame.get("ref")
     if isinstance(ref, str) and len(ref) <= 128:
         return ref
-    if _is_int(ref):
-        return int(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref
     return None

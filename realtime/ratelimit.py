@@ -54,7 +54,9 @@ async def rate_take(*, key: str, rate: float, burst: int) -> int:
     if not settings.REDIS_URL:
         return _take_local(key, rate, burst, now)
     client = get_redis()
-    wait = await client.eval(_TAKE, 1, f"rt:rate:{key}", rate, burst, int(now), 1)
+    wait = await client.eval(
+        _TAKE, 1, f"{settings.REDIS_KEY_PREFIX}:rate:{key}", rate, burst, int(now), 1
+    )
     return int(wait)
 
 

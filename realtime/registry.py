@@ -103,7 +103,12 @@ def process_heartbeat(*, process_id: str, hostname: str, pid: int, started: date
     ServerProcess.objects.update_or_create(
         id=process_id,
         defaults={"last_heartbeat": now},
-        create_defaults={"hostname": hostname, "pid": pid, "started": started, "last_heartbeat": now},
+        create_defaults={
+            "hostname": hostname,
+            "pid": pid,
+            "started": started,
+            "last_heartbeat": now,
+        },
     )
     Connection.objects.filter(process=process_id).update(last_seen=now)
 
@@ -119,4 +124,3 @@ def connections_sweep() -> int:
     ServerProcess.objects.filter(last_heartbeat__lt=cutoff).delete()
     stale = Connection.objects.filter(last_seen__lt=cutoff).values_list("id", flat=True)
     return sum(connection_close(socket_id=socket_id) for socket_id in list(stale))
-

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .api import TokenView, healthz
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("token/", TokenView.as_view(), name="token"),
     path("", include("chat.api_urls")),
     path("", include("notifications.api_urls")),

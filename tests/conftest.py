@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from realtime.asgi import application
 from realtime.tokens import token_issue
 
 from .factories import UserFactory
+from .servers import Server, start_server
 
 
 @pytest.fixture(autouse=True)
@@ -25,9 +30,19 @@ def _fast_passwords(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_channel_layer() -> None:
-    """Each test runs on its own event loop, so it gets its own layer instance."""
+def redis_prefix(settings: Any) -> str:
+    """A Redis namespace of this test's own (layer groups, rate buckets), for test isolation.
+
+    Also gives each test, which runs on its own event loop, a new layer instance.
+    """
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings.REDIS_KEY_PREFIX = prefix
+    if settings.REDIS_URL:
+        layers = copy.deepcopy(settings.CHANNEL_LAYERS)
+        layers["default"]["CONFIG"]["prefix"] = prefix
+        settings.CHANNEL_LAYERS = layers
     channel_layers.backends = {}
+    return prefix
 
 
 @pytest.fixture
@@ -126,7 +141,26 @@ async def connect() -> AsyncIterator[Connect]:
 
     yield open_socket
     for client in opened:
-        try:
+        # The application may have ended already (a test timed out on it).
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await client.ws.disconnect(timeout=2)
-        except (Exception, asyncio.CancelledError):
-            pass  # the application already ended (a test timed out on it)
+
+
+@pytest.fixture
+def servers(transactional_db: None, tmp_path: Any) -> Iterator[Callable[..., Server]]:
+    """Start real server processes on the test database; all are stopped afterwards."""
+    started: list[Server] = []
+
+    def start(**kwargs: Any) -> Server:
+        server = start_server(tmp_path, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+requires_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (several processes share Redis)"
+)

@@ -75,7 +75,9 @@ async def test_resend_with_same_client_id_is_not_duplicated(
     assert await database_sync_to_async(Message.objects.count)() == 1
 
 
-async def test_since_returns_exactly_what_was_missed(connect: Connect, room: Any, user: Any) -> None:
+async def test_since_returns_exactly_what_was_missed(
+    connect: Connect, room: Any, user: Any
+) -> None:
     client = await connect("/ws/chat/lobby/", user)
     await client.receive_type("history")
     for n in range(5):
@@ -116,7 +118,11 @@ async def test_typing_goes_to_the_others_only(
     await alice.receive_type("presence")
     await alice.send({"action": "typing", "typing": True})
     typing = await bob.receive_type("typing")
-    assert typing == {"type": "typing", "user": {"id": user.pk, "username": "alice"}, "typing": True}
+    assert typing == {
+        "type": "typing",
+        "user": {"id": user.pk, "username": "alice"},
+        "typing": True,
+    }
     assert await alice.nothing()
 
 
