@@ -107,6 +107,15 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# https://docs.djangoproject.com/en/5.2/topics/auth/passwords/#using-argon2-with-django
+PASSWORD_HASHERS: list[str] = env.list(
+    "PASSWORD_HASHERS",
+    default=[
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    ],
+)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -163,6 +172,12 @@ CONNECTION_TTL_SECONDS = env.int("CONNECTION_TTL_SECONDS", default=24 * 3600)
 HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
 # A process whose heartbeat is older than this is dead; its sockets are swept.
 PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
+
+# --- notifications (settings of the notifications app go here)
+
+# --- collab (settings of the collaborative editing app go here)
+
+# --- dashboards (settings of the dashboards app go here)
 
 LOGGING = {
     "version": 1,

@@ -109,6 +109,7 @@ def start_server(
             .get("CONFIG", {})
             .get("prefix", "rt"),
             "DEBUG": "true",
+            "PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
             "PYTHONUNBUFFERED": "1",
         }
     )
