@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.api import StrictCharField
 from realtime.errors import FrameError
 
 from . import services
@@ -44,8 +45,8 @@ class RoomOut(serializers.Serializer[Any]):
 
 
 class MessageIn(serializers.Serializer[Any]):
-    message = serializers.CharField(max_length=services.MESSAGE_MAX_LENGTH, trim_whitespace=False)
-    client_id = serializers.CharField(
+    message = StrictCharField(max_length=services.MESSAGE_MAX_LENGTH, trim_whitespace=False)
+    client_id = StrictCharField(
         max_length=services.CLIENT_ID_MAX_LENGTH, required=False, allow_null=True
     )
 

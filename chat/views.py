@@ -8,8 +8,10 @@ from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from realtime.frames import Frame, user_json
+
 from . import services
-from .models import Room
+from .models import ReadMarker, Room
 from .selectors import room_may_enter, rooms_visible_to
 
 
@@ -38,4 +40,10 @@ def room_page(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     if not room_may_enter(room=room, user=request.user):  # type: ignore[arg-type]
         return render(request, "chat/forbidden.html", {"room": room}, status=403)
-    return render(request, "chat/room.html", {"room": room})
+    return render(request, "chat/room.html", {"room": room, "read_markers": _read_markers(room)})
+
+
+def _read_markers(room: Room) -> list[Frame]:
+    """How far each reader got, as `read` frames carry it: the page shows "seen by" from these."""
+    markers = ReadMarker.objects.filter(room=room, last_seq__gt=0).select_related("user")
+    return [{"user": user_json(marker.user), "last_seq": marker.last_seq} for marker in markers]

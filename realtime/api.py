@@ -46,6 +46,15 @@ def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     return response
 
 
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of turning them into text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class TokenRequest(serializers.Serializer[Any]):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
@@ -56,6 +65,10 @@ class TokenView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
+
+    def get_authenticate_header(self, request: Request) -> str:
+        # Wrong credentials are a 401 (with this header), not a 403.
+        return "Bearer"
 
     @extend_schema(
         request=TokenRequest,

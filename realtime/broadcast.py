@@ -6,15 +6,21 @@ now, and sent after the commit, so nobody hears of a write that did not land.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import logging
 import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 
 from .frames import Frame, encode
 from .hub import FRAME_EVENT
+
+log = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -55,11 +61,42 @@ def publish(
     transaction the frame is sent at once.
     """
     message = _layer_message(group, encode(frame), exclude, position)
+    transaction.on_commit(lambda: _send_from_sync(group, message))
 
-    def send() -> None:
-        async_to_sync(channel_layer().group_send)(group, message)
 
-    transaction.on_commit(send)
+def serve_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Record the event loop this process serves sockets on (called as it starts)."""
+    global _serving_loop
+    _serving_loop = loop
+
+
+_serving_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _send_from_sync(group: str, message: dict[str, Any]) -> None:
+    """Hand a layer message to the serving loop, waiting a bounded time for it.
+
+    From a worker thread of a serving process the send runs on that loop; if the
+    loop has stopped (the process is shutting down) the wait gives up instead of
+    hanging the thread. Elsewhere (a management command) a loop is made for it.
+    """
+    loop = _serving_loop
+    if loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            future = asyncio.run_coroutine_threadsafe(
+                channel_layer().group_send(group, message), loop
+            )
+            try:
+                future.result(timeout=settings.PUBLISH_TIMEOUT_SECONDS)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                log.warning("publish to %s timed out", group)
+            return
+    async_to_sync(channel_layer().group_send)(group, message)
 
 
 async def publish_now(group: str, frame: Frame, *, exclude: str | None = None) -> None:

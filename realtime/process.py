@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from .broadcast import serve_on
 from .registry import connections_sweep, process_heartbeat
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ async def process_ensure_started() -> None:
     loop = asyncio.get_running_loop()
     if loop in _tasks:
         return
+    serve_on(loop)
     _tasks[loop] = loop.create_task(_beat_forever())
     try:
         await _beat()

@@ -19,7 +19,9 @@ django_stubs_ext.monkeypatch()
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(os.environ.get("ENV_FILE", BASE_DIR / ".env"), overwrite=False)
+ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
+if ENV_FILE.exists():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 SECRET_KEY = env.str(
@@ -173,11 +175,39 @@ HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
 # A process whose heartbeat is older than this is dead; its sockets are swept.
 PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
 
+# How long a service waits for the event loop to take a broadcast before giving up.
+PUBLISH_TIMEOUT_SECONDS = env.float("PUBLISH_TIMEOUT_SECONDS", default=5.0)
+
 # --- notifications (settings of the notifications app go here)
+# Pushes of one notification to a user before it goes to the dead-letter queue.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+# Age (from its first push) after which an unacked notification goes to the dead-letter queue.
+NOTIFY_MAX_AGE_SECONDS = env.int("NOTIFY_MAX_AGE_SECONDS", default=24 * 3600)
+# An open socket that has not acked a notification this long gets it pushed again.
+NOTIFY_REDELIVER_SECONDS = env.float("NOTIFY_REDELIVER_SECONDS", default=30.0)
+# How often each process checks its sockets for overdue acks and records attempts.
+NOTIFY_TICK_SECONDS = env.float("NOTIFY_TICK_SECONDS", default=1.0)
+# Up to this many recipients, one push per user; above, one batch frame per process.
+NOTIFY_DIRECT_MAX = env.int("NOTIFY_DIRECT_MAX", default=20)
 
 # --- collab (settings of the collaborative editing app go here)
+# Longest document, in code points (PROTOCOL.md: 1,000,000).
+COLLAB_MAX_LENGTH = env.int("COLLAB_MAX_LENGTH", default=1_000_000)
+# Ops kept per document for catch-up (`sync`, late ops); PROTOCOL.md asks for at least 1,000.
+COLLAB_OP_RETENTION = env.int("COLLAB_OP_RETENTION", default=10_000)
+# A snapshot of the text every this many versions (history in the admin); pruning runs then too.
+COLLAB_SNAPSHOT_EVERY = env.int("COLLAB_SNAPSHOT_EVERY", default=500)
+# The per-user bucket shared by `op` and `cursor` frames (PROTOCOL.md: 100/s, burst 200).
+COLLAB_RATE_PER_SECOND = env.float("COLLAB_RATE_PER_SECOND", default=100.0)
+COLLAB_RATE_BURST = env.int("COLLAB_RATE_BURST", default=200)
 
 # --- dashboards (settings of the dashboards app go here)
+# Seconds between publisher ticks: each dashboard gets at most one `update` per tick.
+DASHBOARD_UPDATE_SECONDS = env.float("DASHBOARD_UPDATE_SECONDS", default=1.0)
+# Life of the publisher lease in Redis: a dead publisher is replaced within this.
+DASHBOARD_LEASE_SECONDS = env.float("DASHBOARD_LEASE_SECONDS", default=5.0)
+# Orders the sales ticker shows (and an update carries at most).
+DASHBOARD_SALES = env.int("DASHBOARD_SALES", default=10)
 
 LOGGING = {
     "version": 1,

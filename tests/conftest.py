@@ -73,7 +73,7 @@ class Client:
         else:
             await self.ws.send_json_to(frame)
 
-    async def receive(self, timeout: float = 5) -> dict[str, Any]:
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
         """The next frame, including any that `receive_type` passed over."""
         if self.pending:
             return self.pending.pop(0)
@@ -81,7 +81,7 @@ class Client:
         self.seen.append(frame)
         return frame
 
-    async def receive_type(self, kind: str, timeout: float = 5) -> dict[str, Any]:
+    async def receive_type(self, kind: str, timeout: float = 10) -> dict[str, Any]:
         """The next frame of type `kind`; others are kept for later `receive` calls."""
         for index, frame in enumerate(self.pending):
             if frame.get("type") == kind:
@@ -96,7 +96,7 @@ class Client:
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.ws.receive_nothing(timeout=timeout)
 
-    async def closed_with(self, timeout: float = 5) -> int:
+    async def closed_with(self, timeout: float = 10) -> int:
         """The close code, once the server closes (frames before it are kept in `seen`)."""
         while True:
             message = await self.ws.receive_output(timeout)

@@ -64,6 +64,9 @@ class Server:
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGABRT)
+                self.process.wait(5)
+                print("STOP TIMEOUT", self.log()[-6000:])
                 self.process.kill()
                 self.process.wait(10)
 
@@ -120,7 +123,17 @@ def start_server(
     env.update({key: str(value) for key, value in (extra_env or {}).items()})
     log_path = tmp_dir / f"{server}-{port}.log"
     if server == "daphne":
-        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+        cmd = [
+            sys.executable,
+            "-X",
+            "faulthandler",
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ]
     else:
         cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
     cmd.append("realtime.asgi:application")
