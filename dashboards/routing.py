@@ -1,7 +1,11 @@
-"""WebSocket routes of dashboards (none served yet: the path closes with 4404)."""
+"""WebSocket routes of dashboards."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import DashboardConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/dashboards/(?P<dashboard_slug>[-\w]+)/$", DashboardConsumer.as_asgi()),
+]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from . import views
 
 app_name = "dashboards"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.dashboard_list, name="list"),
+    path("<slug:slug>/", views.dashboard_page, name="dashboard"),
+]

@@ -1,7 +1,11 @@
-"""WebSocket routes of notifications (none served yet: the path closes with 4404)."""
+"""WebSocket routes of notifications."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import NotificationConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/notifications/$", NotificationConsumer.as_asgi()),
+]
