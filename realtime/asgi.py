@@ -12,8 +12,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
+from . import daphne_guard  # noqa: E402
 from .handshake import HandshakeAuthMiddleware  # noqa: E402
 from .routing import websocket_urlpatterns  # noqa: E402
+
+daphne_guard.install()
 
 application = ProtocolTypeRouter(
     {

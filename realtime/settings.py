@@ -170,6 +170,8 @@ MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=50)
 MAX_FRAME_BYTES = env.int("MAX_FRAME_BYTES", default=64 * 1024)
 # Frames queued for one socket that does not read before it is dropped (4013).
 MAX_OUTBOX_FRAMES = env.int("MAX_OUTBOX_FRAMES", default=1000)
+# Unsent bytes daphne may hold for one socket before dropping it (it stopped reading).
+MAX_SEND_BUFFER_BYTES = env.int("MAX_SEND_BUFFER_BYTES", default=4 * 1024 * 1024)
 CONNECTION_TTL_SECONDS = env.int("CONNECTION_TTL_SECONDS", default=24 * 3600)
 HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
 # A process whose heartbeat is older than this is dead; its sockets are swept.
