@@ -73,6 +73,12 @@ def serve_on(loop: asyncio.AbstractEventLoop) -> None:
 _serving_loop: asyncio.AbstractEventLoop | None = None
 
 
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop this process serves sockets on, if any."""
+    loop = _serving_loop
+    return loop if loop is not None and loop.is_running() else None
+
+
 def _send_from_sync(group: str, message: dict[str, Any]) -> None:
     """Hand a layer message to the serving loop, waiting a bounded time for it.
 
@@ -80,8 +86,8 @@ def _send_from_sync(group: str, message: dict[str, Any]) -> None:
     loop has stopped (the process is shutting down) the wait gives up instead of
     hanging the thread. Elsewhere (a management command) a loop is made for it.
     """
-    loop = _serving_loop
-    if loop is not None and loop.is_running():
+    loop = serving_loop()
+    if loop is not None:
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:

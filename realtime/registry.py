@@ -18,9 +18,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import errors
-from .broadcast import publish
 from .frames import Frame, user_json
 from .models import Connection, ServerProcess
+from .presence import presence_announce
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,10 @@ def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
             last_seen=now,
         )
         if first_here and sock.presence_group:
-            publish(sock.presence_group, {"type": "presence", "joined": [user_json(user)]})
+            joined = user_json(user)
+            transaction.on_commit(
+                lambda: presence_announce(sock.presence_group, "joined", joined)
+            )
 
 
 def connection_close(*, socket_id: str) -> bool:
@@ -80,7 +83,8 @@ def connection_close(*, socket_id: str) -> bool:
         if not Connection.objects.filter(id=socket_id).delete()[0]:
             return False
         if row.presence_group and not _here(row.user_id, row.endpoint, row.target).exists():
-            publish(row.presence_group, {"type": "presence", "left": [user_json(row.user)]})
+            left = user_json(row.user)
+            transaction.on_commit(lambda: presence_announce(row.presence_group, "left", left))
     return True
 
 

@@ -93,6 +93,15 @@ class Client:
                 return frame
             self.pending.append(frame)
 
+    async def receive_until(
+        self, kind: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10
+    ) -> dict[str, Any]:
+        """The first frame of type `kind` for which `predicate` holds; earlier ones are dropped."""
+        while True:
+            frame = await self.receive_type(kind, timeout)
+            if predicate(frame):
+                return frame
+
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.ws.receive_nothing(timeout=timeout)
 

@@ -14,6 +14,10 @@ from tests.factories import RoomFactory, UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _ids(users: list[dict[str, Any]] | None) -> list[int]:
+    return [user["id"] for user in users or []]
+
+
 @pytest.fixture
 def room() -> Any:
     return RoomFactory(slug="lobby", name="Lobby")
@@ -65,6 +69,7 @@ async def test_resend_with_same_client_id_is_not_duplicated(
 ) -> None:
     client = await connect("/ws/chat/lobby/", user)
     await client.receive_type("history")
+    await client.receive_type("presence")  # its own arrival, announced to the room
     await client.send({"action": "send", "message": "once", "client_id": "abc"})
     first = await client.receive_type("ack")
     await client.receive_type("message")
@@ -115,7 +120,7 @@ async def test_typing_goes_to_the_others_only(
     bob = await connect("/ws/chat/lobby/", other_user)
     await alice.receive_type("history")
     await bob.receive_type("history")
-    await alice.receive_type("presence")
+    await alice.receive_until("presence", lambda f: other_user.pk in _ids(f.get("joined")))
     await alice.send({"action": "typing", "typing": True})
     typing = await bob.receive_type("typing")
     assert typing == {
@@ -139,8 +144,10 @@ async def test_read_marker_is_stored_and_broadcast(connect: Connect, room: Any, 
 
 
 async def test_presence_counts_tabs_once(connect: Connect, room: Any, user: Any) -> None:
-    watcher = await connect("/ws/chat/lobby/", await database_sync_to_async(UserFactory)())
+    watching = await database_sync_to_async(UserFactory)()
+    watcher = await connect("/ws/chat/lobby/", watching)
     await watcher.receive_type("history")
+    await watcher.receive_until("presence", lambda f: watching.pk in _ids(f.get("joined")))
     tab1 = await connect("/ws/chat/lobby/", user)
     joined = await watcher.receive_type("presence")
     assert joined == {"type": "presence", "joined": [{"id": user.pk, "username": "alice"}]}

@@ -35,15 +35,15 @@ async def test_message_sent_on_one_process_reaches_the_other(servers: Any, peopl
     await alice.receive_type("history")
     await bob.receive_type("history")
     # Presence crosses processes: alice (on one) hears bob (on two) join.
-    joined = await alice.receive_until("presence", lambda f: "joined" in f)
-    assert joined["joined"] == [{"id": people["bob"].pk, "username": "bob"}]
+    bob_json = {"id": people["bob"].pk, "username": "bob"}
+    await alice.receive_until("presence", lambda f: bob_json in f.get("joined", []))
     await alice.send({"action": "send", "message": "across", "client_id": "x1"})
     got = await bob.receive_type("message")
     assert got["message"] == "across" and got["seq"] == 1
     assert (await alice.receive_type("ack"))["client_id"] == "x1"
     await bob.close()
     left = await alice.receive_until("presence", lambda f: "left" in f)
-    assert left["left"] == [{"id": people["bob"].pk, "username": "bob"}]
+    assert left["left"] == [bob_json]
     await alice.close()
 
 

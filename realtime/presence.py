@@ -1,0 +1,84 @@
+"""Presence frames, coalesced.
+
+When many users open sockets on one target at once (a room filling up), one
+frame per arrival would cost every socket in the room one frame per arrival:
+quadratic. Changes are therefore gathered per group for
+PRESENCE_BATCH_SECONDS and sent as one `joined` frame and one `left` frame
+with lists of users, which is what the protocol's lists are for. A user who
+joins and leaves within one batch cancels out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from django.conf import settings
+
+from .broadcast import publish_now, serving_loop
+from .frames import Frame
+
+log = logging.getLogger(__name__)
+
+Change = Literal["joined", "left"]
+
+
+class PresenceBatcher:
+    """Pending presence changes of this process, per group. Runs on the serving loop."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[int, tuple[Change, Frame]]] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, group: str, change: Change, user: Frame) -> None:
+        batch = self.pending.get(group)
+        if batch is None:
+            batch = self.pending[group] = {}
+            loop = asyncio.get_running_loop()
+            loop.call_later(settings.PRESENCE_BATCH_SECONDS, self.flush, group)
+        previous = batch.get(user["id"])
+        if previous is not None and previous[0] != change:
+            del batch[user["id"]]
+        else:
+            batch[user["id"]] = (change, user)
+
+    def flush(self, group: str) -> None:
+        batch = self.pending.pop(group, {})
+        task = asyncio.get_running_loop().create_task(self._send(group, list(batch.values())))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, group: str, changes: list[tuple[Change, Frame]]) -> None:
+        for kind in ("joined", "left"):
+            users = [user for change, user in changes if change == kind]
+            if users:
+                try:
+                    await publish_now(group, {"type": "presence", kind: users})
+                except Exception:
+                    log.exception("presence for %s was not sent", group)
+
+
+_batchers: dict[asyncio.AbstractEventLoop, PresenceBatcher] = {}
+
+
+def _batcher() -> PresenceBatcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        for old in [old for old in _batchers if old.is_closed()]:
+            del _batchers[old]
+        batcher = _batchers[loop] = PresenceBatcher()
+    return batcher
+
+
+def presence_announce(group: str, change: Change, user: Frame) -> None:
+    """Queue a presence change for `group`. Any thread; call it after the commit."""
+    loop = serving_loop()
+    if loop is not None:
+        loop.call_soon_threadsafe(lambda: _batcher().add(group, change, user))
+        return
+    # No socket is served here (a management command): send it at once.
+    from asgiref.sync import async_to_sync
+
+    async_to_sync(publish_now)(group, {"type": "presence", change: [user]})
