@@ -67,8 +67,10 @@ class ChatConsumer(RealtimeConsumer):
         hello, history = await database_sync_to_async(_greeting)(self.room, self.user, self.since)
         await self.send_frame(hello)
         await self.send_frame(history)
+        # Everything up to the greeting's last_seq is in the history, or older
+        # than `since`, or beyond its cut (has_more): either way not to be pushed.
         seqs = [message["seq"] for message in history["messages"]]
-        self.release(seen_upto=max(seqs) if seqs else None)
+        self.release(seen_upto=max([hello["last_seq"], *seqs]))
 
     @action("send", "sendMessage")
     async def send_message(self, frame: Frame) -> Frame:

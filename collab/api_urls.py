@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from .api import DocDetailView, DocListView
+
+urlpatterns = [
+    path("docs/", DocListView.as_view(), name="docs"),
+    path("docs/<int:doc_id>/", DocDetailView.as_view(), name="doc"),
+]

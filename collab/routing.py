@@ -1,7 +1,11 @@
-"""WebSocket routes of collab (none served yet: the path closes with 4404)."""
+"""WebSocket routes of collab."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-websocket_urlpatterns: list[URLPattern] = []
+from .consumers import CollabConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    re_path(r"^ws/collab/(?P<doc_id>[0-9]{1,30})/$", CollabConsumer.as_asgi()),
+]

@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.sessions import SessionMiddlewareStack  # noqa: E402
 
 from . import daphne_guard  # noqa: E402
 from .handshake import HandshakeAuthMiddleware  # noqa: E402
@@ -21,8 +20,6 @@ daphne_guard.install()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SessionMiddlewareStack(
-            HandshakeAuthMiddleware(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": HandshakeAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -7,14 +7,13 @@ now, and sent after the commit, so nobody hears of a write that did not land.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import re
+import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.db import transaction
 
 from .frames import Frame, encode
@@ -79,32 +78,53 @@ def serving_loop() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def _send_from_sync(group: str, message: dict[str, Any]) -> None:
-    """Hand a layer message to the serving loop, waiting a bounded time for it.
+class _Outbound:
+    """This process's broadcasts, handed to the channel layer one at a time, in order.
 
-    From a worker thread of a serving process the send runs on that loop; if the
-    loop has stopped (the process is shutting down) the wait gives up instead of
-    hanging the thread. Elsewhere (a management command) a loop is made for it.
+    Callers only enqueue: a service's worker thread never waits on the event
+    loop (nor hangs if the loop has stopped), and two broadcasts of one room
+    cannot overtake each other on two Redis connections.
     """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.task = loop.create_task(self._send_forever())
+
+    async def _send_forever(self) -> None:
+        while True:
+            group, message = await self.queue.get()
+            try:
+                await channel_layer().group_send(group, message)
+            except Exception:
+                log.exception("broadcast to %s was not sent", group)
+
+
+_outbounds: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbound] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _enqueue(group: str, message: dict[str, Any]) -> None:
+    """Queue a layer message on the running loop's outbound queue. Loop thread only."""
+    loop = asyncio.get_running_loop()
+    outbound = _outbounds.get(loop)
+    if outbound is None:
+        outbound = _outbounds[loop] = _Outbound(loop)
+    outbound.queue.put_nowait((group, message))
+
+
+def _send_from_sync(group: str, message: dict[str, Any]) -> None:
+    """Hand a layer message to the serving loop; without one (a management command), send it."""
     loop = serving_loop()
     if loop is not None:
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not loop:
-            future = asyncio.run_coroutine_threadsafe(
-                channel_layer().group_send(group, message), loop
-            )
-            try:
-                future.result(timeout=settings.PUBLISH_TIMEOUT_SECONDS)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                log.warning("publish to %s timed out", group)
-            return
-    async_to_sync(channel_layer().group_send)(group, message)
+        loop.call_soon_threadsafe(_enqueue, group, message)
+    else:
+        async_to_sync(channel_layer().group_send)(group, message)
 
 
 async def publish_now(group: str, frame: Frame, *, exclude: str | None = None) -> None:
-    """Send `frame` to every socket in `group` now (async callers, nothing stored)."""
-    await channel_layer().group_send(group, _layer_message(group, encode(frame), exclude, None))
+    """Send `frame` to every socket in `group` now (async callers, nothing stored).
+
+    It is queued behind this process's earlier broadcasts, which keep their order.
+    """
+    _enqueue(group, _layer_message(group, encode(frame), exclude, None))

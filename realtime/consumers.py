@@ -98,7 +98,9 @@ class RealtimeConsumer(AsyncConsumer):
         self.closed = False
         self.registered = False
         self.held: list[tuple[str, int | None]] | None = None
+        self.floor: int | None = None
         self.limited_in_a_row = 0
+        self.outbox_limit = settings.MAX_OUTBOX_FRAMES
         try:
             if "refusal" in self.scope:
                 raise Refuse(self.scope["refusal"])
@@ -175,20 +177,26 @@ class RealtimeConsumer(AsyncConsumer):
         self.held = []
 
     def release(self, *, seen_upto: int | None = None) -> None:
-        """Send the held broadcasts, skipping those at or below `seen_upto` (already sent)."""
+        """Send the held broadcasts, skipping those at or below `seen_upto` (already sent).
+
+        Broadcasts at or below `seen_upto` that are still on their way (published
+        before the greeting was read, delivered after it) are skipped later too.
+        """
         held, self.held = self.held or [], None
+        self.floor = seen_upto
         for text, position in held:
-            if seen_upto is None or position is None or position > seen_upto:
-                self.push(text)
+            self.push(text, position)
 
     def push(self, text: str, position: int | None = None) -> None:
         """Queue one encoded frame; never blocks. A socket that stops reading is dropped."""
         if self.closed:
             return
+        if position is not None and self.floor is not None and position <= self.floor:
+            return
         if self.held is not None:
             self.held.append((text, position))
             return
-        if len(self.outbox) >= settings.MAX_OUTBOX_FRAMES:
+        if len(self.outbox) >= self.outbox_limit:
             log.warning("dropping slow socket %s", self.socket_id)
             self.outbox.clear()
             asyncio.get_running_loop().create_task(self.close(errors.SLOW_CONSUMER))

@@ -15,8 +15,19 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 
 log = logging.getLogger(__name__)
+
+# Read once (this is on every send), again whenever the setting changes.
+_limit = {"bytes": 0}
+
+
+def _read_limit(**kwargs: Any) -> None:
+    _limit["bytes"] = settings.MAX_SEND_BUFFER_BYTES
+
+
+setting_changed.connect(_read_limit)
 
 
 def unsent_bytes(transport: Any) -> int:
@@ -39,9 +50,10 @@ def install() -> bool:
     if getattr(WebSocketProtocol, "realtime_guarded", False):
         return True
     send = WebSocketProtocol.serverSend
+    _read_limit()
 
     def guarded_send(self: Any, content: Any, binary: bool = False) -> None:
-        if unsent_bytes(self.transport) > settings.MAX_SEND_BUFFER_BYTES:
+        if unsent_bytes(self.transport) > _limit["bytes"]:
             log.warning("dropping %s: it stopped reading", getattr(self, "client_addr", "?"))
             self.dropConnection(abort=True)
             return

@@ -7,6 +7,7 @@ consumer can accept and close with that code as PROTOCOL.md asks.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,7 @@ from channels.auth import get_user
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from . import errors
@@ -51,6 +53,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+async def _session_user(cookie_header: str | None) -> Any:
+    """The user of the Django session named by the cookie (AnonymousUser if none).
+
+    The session is only read here: a socket never changes it, so unlike
+    channels' SessionMiddleware nothing wraps every later send to save it.
+    """
+    session_key = parse_cookie(cookie_header or "").get(settings.SESSION_COOKIE_NAME)
+    if not session_key:
+        return AnonymousUser()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return await get_user({"session": store(session_key)})
+
+
 async def _identify(scope: Scope) -> tuple[Any, int | None]:
     """The user and, if the handshake is refused, the close code."""
     try:
@@ -70,7 +85,7 @@ async def _identify(scope: Scope) -> tuple[Any, int | None]:
     if origin is None:
         # Non-browser clients must bring a token; a cookie alone is not enough.
         return AnonymousUser(), errors.NOT_AUTHENTICATED
-    user = await get_user(scope)
+    user = await _session_user(_header(scope, b"cookie"))
     if not user.is_authenticated:
         return user, errors.NOT_AUTHENTICATED
     return user, None

@@ -94,11 +94,13 @@ def _here(user_id: int, endpoint: str, target: str) -> QuerySet[Connection]:
 
 def online_users(*, endpoint: str, target: str) -> list[Frame]:
     """Distinct users with at least one open socket on `target`, by username."""
-    User = get_user_model()
-    users = User.objects.filter(
-        realtime_connections__endpoint=endpoint, realtime_connections__target=target
-    ).distinct()
-    return [user_json(user) for user in users.order_by(User.USERNAME_FIELD)]
+    rows = (
+        Connection.objects.filter(endpoint=endpoint, target=target)
+        .values_list("user_id", f"user__{get_user_model().USERNAME_FIELD}")
+        .distinct()
+        .order_by(f"user__{get_user_model().USERNAME_FIELD}")
+    )
+    return [{"id": user_id, "username": username} for user_id, username in rows]
 
 
 def process_heartbeat(*, process_id: str, hostname: str, pid: int, started: datetime) -> None:

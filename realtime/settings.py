@@ -187,8 +187,6 @@ PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
 
 # Presence changes of one target are gathered this long into one frame.
 PRESENCE_BATCH_SECONDS = env.float("PRESENCE_BATCH_SECONDS", default=0.1)
-# How long a service waits for the event loop to take a broadcast before giving up.
-PUBLISH_TIMEOUT_SECONDS = env.float("PUBLISH_TIMEOUT_SECONDS", default=5.0)
 
 # --- notifications (settings of the notifications app go here)
 # Pushes of one notification to a user before it goes to the dead-letter queue.
