@@ -65,9 +65,7 @@ def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
         )
         if first_here and sock.presence_group:
             joined = user_json(user)
-            transaction.on_commit(
-                lambda: presence_announce(sock.presence_group, "joined", joined)
-            )
+            transaction.on_commit(lambda: presence_announce(sock.presence_group, "joined", joined))
 
 
 def connection_close(*, socket_id: str) -> bool:
