@@ -1,0 +1,1 @@
+"""The scenarios of `python -m bench`, one module per family."""
