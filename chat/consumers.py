@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from realtime import errors
 from realtime.consumers import RealtimeConsumer, action
+from realtime.db import db_parallel
 from realtime.errors import Refuse, invalid
 from realtime.fields import bool_field, int_field, text_field
 from realtime.frames import Frame, user_json
@@ -57,14 +57,14 @@ class ChatConsumer(RealtimeConsumer):
         if self.since is not None and self.since < 0:
             raise Refuse(errors.BAD_HANDSHAKE)
         slug = self.scope["url_route"]["kwargs"]["room_slug"]
-        self.room = await database_sync_to_async(_room_for)(slug, self.user)
+        self.room = await db_parallel(_room_for)(slug, self.user)
         self.target = self.room.slug
         self.presence_group = services.room_group(self.room)
 
     async def on_open(self) -> None:
         self.hold()
         await self.join(services.room_group(self.room))
-        hello, history = await database_sync_to_async(_greeting)(self.room, self.user, self.since)
+        hello, history = await db_parallel(_greeting)(self.room, self.user, self.since)
         await self.send_frame(hello)
         await self.send_frame(history)
         # Everything up to the greeting's last_seq is in the history, or older
@@ -79,7 +79,7 @@ class ChatConsumer(RealtimeConsumer):
             frame, "client_id", max_length=services.CLIENT_ID_MAX_LENGTH, required=False
         )
         assert body is not None
-        message, _created = await database_sync_to_async(services.room_post_message)(
+        message, _created = await db_parallel(services.room_post_message)(
             room=self.room, user=self.user, body=body, client_id=client_id
         )
         return {"type": "ack", "id": message.pk, "client_id": message.client_id}
@@ -92,7 +92,7 @@ class ChatConsumer(RealtimeConsumer):
         if before is not None and after is not None:
             raise invalid("give `before` or `after`, not both")
         assert limit is not None
-        messages, has_more = await database_sync_to_async(room_history)(
+        messages, has_more = await db_parallel(room_history)(
             room=self.room, before=before, after=after, limit=limit
         )
         return {"type": "history", "messages": messages, "has_more": has_more}
@@ -110,6 +110,6 @@ class ChatConsumer(RealtimeConsumer):
     async def read(self, frame: Frame) -> None:
         last_seq = int_field(frame, "last_seq", minimum=0)
         assert last_seq is not None
-        await database_sync_to_async(services.room_mark_read)(
+        await db_parallel(services.room_mark_read)(
             room=self.room, user=self.user, last_seq=last_seq
         )

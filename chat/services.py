@@ -1,6 +1,6 @@
 """Every write of chat, and every push that follows one.
 
-Services are sync (call them from async code through `database_sync_to_async`).
+Services are sync (call them from async code through `realtime.db.db_parallel`).
 They store, then publish after the commit: an ack or a broadcast always means
 the row is durable.
 """

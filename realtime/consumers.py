@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from channels.consumer import AsyncConsumer
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from . import errors
+from .db import db_parallel
 from .errors import FrameError, Refuse
 from .fields import ref_of
 from .frames import Frame, encode, error_frame
@@ -106,7 +106,7 @@ class RealtimeConsumer(AsyncConsumer):
                 raise Refuse(self.scope["refusal"])
             await self.admit()
             await process_ensure_started()
-            await database_sync_to_async(connection_open)(sock=self._socket(), user=self.user)
+            await db_parallel(connection_open)(sock=self._socket(), user=self.user)
             self.registered = True
         except Refuse as refusal:
             await self._accept_and_close(refusal.code)
@@ -131,7 +131,7 @@ class RealtimeConsumer(AsyncConsumer):
             await hub.leave(group, self)
         if self.registered:
             try:
-                await database_sync_to_async(connection_close)(socket_id=self.socket_id)
+                await db_parallel(connection_close)(socket_id=self.socket_id)
             except Exception:
                 log.exception("could not unregister socket %s", self.socket_id)
             await self.on_close()

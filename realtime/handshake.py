@@ -12,13 +12,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from . import errors
+from .db import db_parallel
 from .tokens import InvalidToken, token_user
 
 Scope = dict[str, Any]
@@ -79,7 +79,7 @@ async def _identify(scope: Scope) -> tuple[Any, int | None]:
     token = query.get("token")
     if token:
         try:
-            return await database_sync_to_async(token_user)(token), None
+            return await db_parallel(token_user)(token), None
         except InvalidToken:
             return AnonymousUser(), errors.NOT_AUTHENTICATED
     if origin is None:
