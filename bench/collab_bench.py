@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
 import json
 import secrets
 import statistics
@@ -41,10 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a file: `bench/collab_bench.py`
 
 from bench.server import BenchServer, add_server_arguments, options_from  # noqa: E402
-from collab.session import CollabSession, trace_txns  # noqa: E402
+from collab.session import CollabSession, Txn, session_replay, trace_load  # noqa: E402
 
 TRACES = ROOT / "tests" / "collab" / "traces"
-Txn = list[tuple[int, int, str]]
 
 
 @dataclass
@@ -80,8 +78,7 @@ class TimedConnection:
 
 
 def load_trace(name: str) -> tuple[list[Txn], str]:
-    data = json.loads(gzip.decompress((TRACES / f"{name}.json.gz").read_bytes()))
-    return trace_txns(data), data["endContent"]
+    return trace_load(TRACES / f"{name}.json.gz")
 
 
 def http_json(url: str, token: str, body: dict[str, Any] | None = None) -> Any:
@@ -106,26 +103,6 @@ async def open_session(
     conn = await websockets.connect(url, max_size=None, max_queue=None, open_timeout=30)
     await session.attach(conn if sent is None else TimedConnection(conn, sent))
     return session
-
-
-async def type_share(session: CollabSession, txns: list[Txn], *, batch: int, clamp: bool) -> None:
-    """Type `txns`; after every `batch` of them, wait for the op in flight to be acked."""
-    typed = 0
-    for txn in txns:
-        for position, deleted, inserted in txn:
-            if clamp:  # a share of a trace: fit positions to this client's text
-                length = len(session.client.text)
-                position = min(position, length)
-                deleted = min(deleted, length - position)
-            if deleted or inserted:
-                session.client.splice(position, deleted, inserted)
-        await session.flush()
-        typed += 1
-        inflight = session.client.inflight
-        if typed >= batch and inflight is not None:
-            sent = inflight.op_id
-            await session.wait(lambda c, s=sent: c.inflight is None or c.inflight.op_id != s)
-            typed = 0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -172,7 +149,7 @@ async def run_once(
     started = time.perf_counter()
     await asyncio.gather(
         *(
-            type_share(w, share, batch=args.batch, clamp=clients > 1)
+            session_replay(w, share, batch=args.batch, clamp=clients > 1)
             for w, share in zip(writers, shares, strict=True)
         )
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from .client import CollabClient, Frame
@@ -150,6 +152,51 @@ def _is_closed(exc: BaseException) -> bool:
     return type(exc).__name__.startswith("ConnectionClosed")
 
 
-def trace_txns(data: dict[str, Any]) -> list[list[tuple[int, int, str]]]:
+# One transaction of an editing trace: (position, deleted, inserted) patches.
+Txn = list[tuple[int, int, str]]
+
+
+def trace_txns(data: dict[str, Any]) -> list[Txn]:
     """The patches of an editing trace (josephg/editing-traces format), one list per txn."""
     return [[(int(p[0]), int(p[1]), str(p[2])) for p in txn["patches"]] for txn in data["txns"]]
+
+
+def trace_load(path: Path) -> tuple[list[Txn], str]:
+    """The txns of a gzipped trace file and the text they end with."""
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    return trace_txns(data), str(data["endContent"])
+
+
+async def session_replay(
+    session: CollabSession, txns: list[Txn], *, batch: int, clamp: bool = False
+) -> None:
+    """Type `txns` into the session, composing up to `batch` txns while an op is in flight.
+
+    With `clamp`, positions are fitted to this client's text (for a trace
+    split between concurrent clients, whose texts differ from the original).
+    """
+    typed = 0
+    for txn in txns:
+        for position, deleted, inserted in txn:
+            if clamp:
+                length = len(session.client.text)
+                position = min(position, length)
+                deleted = min(deleted, length - position)
+            if deleted or inserted:
+                session.client.splice(position, deleted, inserted)
+        await session.flush()
+        typed += 1
+        inflight = session.client.inflight
+        if typed >= batch and inflight is not None:
+            # Until that op is acknowledged (the buffer then goes out as the next one).
+            await session.wait(_acked(inflight.op_id))
+            typed = 0
+
+
+def _acked(op_id: str) -> Callable[[CollabClient], bool]:
+    """A predicate: the op `op_id` is no longer the one in flight."""
+
+    def acked(client: CollabClient) -> bool:
+        return client.inflight is None or client.inflight.op_id != op_id
+
+    return acked

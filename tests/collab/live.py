@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +10,15 @@ import websockets
 from channels.db import database_sync_to_async
 
 from collab.models import Peer
-from collab.session import CollabSession, trace_txns
+from collab.session import CollabSession, Txn, trace_load
 from tests.servers import Server
 
 TRACES = Path(__file__).resolve().parent / "traces"
 
-Txn = list[tuple[int, int, str]]
-
 
 def load_trace(name: str) -> tuple[list[Txn], str]:
     """The txns of a trace in tests/collab/traces/ and the text they end with."""
-    data = json.loads(gzip.decompress((TRACES / f"{name}.json.gz").read_bytes()))
-    return trace_txns(data), data["endContent"]
+    return trace_load(TRACES / f"{name}.json.gz")
 
 
 async def open_session(server: Server, token: str, doc_id: int, **kwargs: Any) -> CollabSession:
@@ -39,33 +34,6 @@ async def reconnect(session: CollabSession, server: Server, token: str, doc_id: 
     await session.attach(
         await websockets.connect(url, max_size=None, max_queue=None, open_timeout=10)
     )
-
-
-async def replay(
-    session: CollabSession, txns: list[Txn], *, batch: int, clamp: bool = False
-) -> None:
-    """Type `txns` into the session, composing up to `batch` txns while an op is in flight.
-
-    With `clamp`, positions are fitted to this client's text (for a trace
-    split between concurrent clients, whose texts differ from the original).
-    """
-    typed = 0
-    for txn in txns:
-        for position, deleted, inserted in txn:
-            if clamp:
-                length = len(session.client.text)
-                position = min(position, length)
-                deleted = min(deleted, length - position)
-            if deleted or inserted:
-                session.client.splice(position, deleted, inserted)
-        await session.flush()
-        typed += 1
-        inflight = session.client.inflight
-        if typed >= batch and inflight is not None:
-            # Until that op is acknowledged (the buffer then goes out as the next one).
-            sent = inflight.op_id
-            await session.wait(lambda c, sent=sent: c.inflight is None or c.inflight.op_id != sent)
-            typed = 0
 
 
 async def wait_peers_gone(doc_id: int, timeout: float = 10) -> None:

@@ -9,12 +9,13 @@ import pytest
 from channels.db import database_sync_to_async
 
 from collab.models import Document, DocumentOp
+from collab.session import session_replay
 from tests.conftest import requires_redis, token_for
 from tests.factories import UserFactory
 from tests.wsclient import WsClient
 
 from .factories import DocumentFactory
-from .live import load_trace, open_session, replay, wait_peers_gone
+from .live import load_trace, open_session, wait_peers_gone
 from .test_traces import replayed_log
 
 pytestmark = [requires_redis, pytest.mark.multiprocess, pytest.mark.django_db(transaction=True)]
@@ -52,7 +53,8 @@ async def test_two_clients_on_two_processes_converge(servers: Any, people: dict[
     bob = await open_session(two, people["tokens"]["bob"], doc.pk, on_frame=recorder("bob"))
     shares = [txns[:3000:2], txns[1:3000:2]]
     await asyncio.gather(
-        replay(alice, shares[0], batch=3, clamp=True), replay(bob, shares[1], batch=3, clamp=True)
+        session_replay(alice, shares[0], batch=3, clamp=True),
+        session_replay(bob, shares[1], batch=3, clamp=True),
     )
     await alice.wait_idle(timeout=60)
     await bob.wait_idle(timeout=60)

@@ -16,11 +16,12 @@ from channels.db import database_sync_to_async
 
 from collab.models import Document, DocumentOp
 from collab.ot import apply, components_to_op
+from collab.session import session_replay
 from tests.conftest import token_for
 from tests.factories import UserFactory
 
 from .factories import DocumentFactory
-from .live import load_trace, open_session, replay, wait_peers_gone
+from .live import load_trace, open_session, wait_peers_gone
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +54,7 @@ async def test_a_trace_replayed_over_a_socket_ends_with_its_end_content(
     tokens = people["tokens"]
     writer = await open_session(server, tokens["alice"], doc.pk)
     watcher = await open_session(server, tokens["bob"], doc.pk)
-    await replay(writer, txns, batch=50)
+    await session_replay(writer, txns, batch=50)
     await writer.wait_idle(timeout=60)
     assert writer.client.text == end
     await watcher.wait_version(writer.client.version)
@@ -81,7 +82,10 @@ async def test_a_trace_split_between_concurrent_clients_converges(
     for start in range(0, len(txns), 20):
         shares[(start // 20) % len(sessions)].extend(txns[start : start + 20])
     await asyncio.gather(
-        *(replay(s, share, batch=5, clamp=True) for s, share in zip(sessions, shares, strict=True))
+        *(
+            session_replay(s, share, batch=5, clamp=True)
+            for s, share in zip(sessions, shares, strict=True)
+        )
     )
     for session in sessions:
         await session.wait_idle(timeout=60)
