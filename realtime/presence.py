@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Literal
 
 from django.conf import settings
@@ -76,15 +77,15 @@ class PresenceBatcher:
                     log.exception("presence for %s was not sent", group)
 
 
-_batchers: dict[asyncio.AbstractEventLoop, PresenceBatcher] = {}
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceBatcher] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _batcher() -> PresenceBatcher:
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
     if batcher is None:
-        for old in [old for old in _batchers if old.is_closed()]:
-            del _batchers[old]
         batcher = _batchers[loop] = PresenceBatcher()
     return batcher
 
