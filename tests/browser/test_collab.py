@@ -88,12 +88,21 @@ def test_each_sees_the_others_cursor_and_presence(open_page: Callable[..., Page]
     expect(alice.locator('#peers .person[data-user="bob"]')).to_be_visible()
     expect(bob.locator('.remote-caret[data-user="alice"]')).to_be_visible()
     # The caret follows the text: alice types before it, it moves right.
-    before = caret.bounding_box()
+    # (The overlay redraws its carets, so read the position from the live
+    # element and wait for it to move, rather than from a snapshot of a box.)
+    caret_x = "e => e.getBoundingClientRect().x"
+    before = caret.evaluate(caret_x)
     put_caret(alice, 0)
     alice.keyboard.type(">>> ")
     settled(doc, alice, bob)
-    after = caret.bounding_box()
-    assert before is not None and after is not None and after["x"] > before["x"]
+    alice.wait_for_function(
+        """([selector, before]) => {
+            const caret = document.querySelector(selector);
+            return caret !== null && caret.getBoundingClientRect().x > before;
+        }""",
+        arg=['.remote-caret[data-user="bob"]', before],
+    )
+    assert caret.evaluate(caret_x) > before
     bob.close()
     expect(caret).to_have_count(0)
     expect(alice.locator('#peers .person[data-user="bob"]')).to_have_count(0)
