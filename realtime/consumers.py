@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, ClassVar
 
 from channels.consumer import AsyncConsumer
@@ -48,6 +48,30 @@ def action(*names: str) -> Callable[[Handler], Handler]:
         return handler
 
     return mark
+
+
+class Resumed:
+    """Awaits the rest of a coroutine already started by hand and suspended at `waiting_on`."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        self.coro = coro
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, step = self.coro, self.waiting_on
+        while True:
+            try:
+                sent = yield step
+            except BaseException as exc:  # cancelled while waiting: pass it in
+                try:
+                    step = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    step = coro.send(sent)
+                except StopIteration:
+                    return
 
 
 class RealtimeConsumer(AsyncConsumer):
@@ -201,12 +225,26 @@ class RealtimeConsumer(AsyncConsumer):
             self.outbox.clear()
             asyncio.get_running_loop().create_task(self.close(errors.SLOW_CONSUMER))
             return
-        self.outbox.append(text)
-        if self.writer is None:
-            self.writer = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
+        if self.writer is not None:
+            self.outbox.append(text)
+            return
+        # Nothing queued: send now. The server's send rarely suspends (daphne's
+        # never does), so this usually finishes here without a task per frame.
+        sending = self.base_send({"type": "websocket.send", "text": text})
         try:
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            log.debug("send to socket %s failed", self.socket_id, exc_info=True)
+            return
+        self.writer = asyncio.get_running_loop().create_task(
+            self._drain(Resumed(sending, waiting_on))
+        )
+
+    async def _drain(self, unfinished: Awaitable[None]) -> None:
+        try:
+            await unfinished
             while self.outbox and not self.closed:
                 await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
         finally:

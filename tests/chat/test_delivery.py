@@ -100,3 +100,27 @@ async def test_a_seq_gap_is_detected_and_filled_with_history(
     assert [m["seq"] for m in page["messages"]] == [2, 3, 4, 5, 6]
     await reader.close()
     await writer.close()
+
+
+async def test_frames_of_every_length_class_arrive_whole_through_daphne(
+    servers: Any, setup: dict[str, Any]
+) -> None:
+    # daphne writes frames itself (realtime.daphne_guard): a header with a 7-bit,
+    # 16-bit or 64-bit length; a strict client must read each intact.
+    server = servers()
+    reader = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['bob']}")
+    await reader.receive_type("history")
+    writer = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['alice']}")
+    await writer.receive_type("history")
+    bodies = ["x", "é" * 60, "ü" * 3000] + [f"{n} " + "y" * 3990 for n in range(16)]
+    for body in bodies:
+        await writer.send({"action": "send", "message": body})
+        await writer.receive_type("ack")
+    live = [(await reader.receive_type("message"))["message"] for _ in bodies]
+    assert live == bodies
+    # The greeting of a new socket carries them all in one frame over 64 KiB.
+    again = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['bob']}")
+    history = await again.receive_type("history")
+    assert [m["message"] for m in history["messages"]] == bodies
+    for client in (reader, writer, again):
+        await client.close()

@@ -1,10 +1,14 @@
-"""The daphne send guard: a socket whose unsent bytes pass the bound is dropped."""
+"""daphne's send path: the bound on unsent bytes, and frames written straight to the socket."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import main
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
 from realtime import daphne_guard
 
@@ -61,3 +65,67 @@ def test_unsent_counts_offset_and_pending_writes() -> None:
     transport._tempDataLen = 7
     assert daphne_guard.unsent_bytes(transport) == 67
     assert daphne_guard.unsent_bytes(object()) == 0
+
+
+@pytest.mark.parametrize("length", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
+def test_frame_header_is_read_back_by_an_independent_parser(length: int) -> None:
+    payload = b"a" * length
+    reader = StreamReader()
+    reader.feed_data(daphne_guard.frame_header(0x1, length) + payload)
+    parser = Frame.parse(reader.read_exact, mask=False)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    assert frame.opcode == Opcode.TEXT and frame.fin and frame.data == payload
+
+
+class FakeTcp:
+    """The parts of twisted.internet.tcp.Connection that write_now uses."""
+
+    TLS = False
+    connected = True
+    disconnecting = False
+    _writeDisconnected = False
+
+    def __init__(self, takes: int | Exception, buffered: bytes = b"") -> None:
+        self.takes = takes
+        self.dataBuffer = buffered
+        self.offset = 0
+        self._tempDataBuffer: list[bytes] = []
+        self.to_socket: list[bytes] = []
+        self.buffered: list[bytes] = []
+
+    def writeSomeData(self, data: bytes) -> int | Exception:
+        if isinstance(self.takes, Exception):
+            return self.takes
+        taken = data[: self.takes]
+        self.to_socket.append(taken)
+        return len(taken)
+
+    def write(self, data: bytes) -> None:
+        self.buffered.append(data)
+
+
+def test_a_frame_goes_to_the_socket_when_nothing_waits() -> None:
+    transport = FakeTcp(takes=1000)
+    daphne_guard.write_now(transport, b"frame")
+    assert transport.to_socket == [b"frame"] and transport.buffered == []
+
+
+def test_what_the_kernel_does_not_take_is_buffered_in_order() -> None:
+    transport = FakeTcp(takes=3)
+    daphne_guard.write_now(transport, b"abcdef")
+    assert transport.to_socket == [b"abc"] and transport.buffered == [b"def"]
+
+
+def test_a_frame_waits_behind_bytes_already_buffered() -> None:
+    transport = FakeTcp(takes=1000, buffered=b"older")
+    daphne_guard.write_now(transport, b"newer")
+    assert transport.to_socket == [] and transport.buffered == [b"newer"]
+
+
+def test_a_lost_connection_takes_no_frame() -> None:
+    transport = FakeTcp(takes=main.CONNECTION_LOST)
+    daphne_guard.write_now(transport, b"frame")
+    assert transport.to_socket == [] and transport.buffered == []

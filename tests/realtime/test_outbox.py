@@ -1,0 +1,63 @@
+"""A socket's outbox: frames leave in order whether the server's send suspends or not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from realtime.consumers import RealtimeConsumer
+
+
+def consumer_with(send: Any) -> RealtimeConsumer:
+    consumer = RealtimeConsumer()
+    consumer.socket_id = "s1"
+    consumer.closed = False
+    consumer.held = None
+    consumer.floor = None
+    consumer.outbox_limit = 100
+    consumer.outbox = deque()
+    consumer.writer = None
+    consumer.base_send = send
+    return consumer
+
+
+async def test_a_send_that_never_suspends_needs_no_task() -> None:
+    sent: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message["text"])
+
+    consumer = consumer_with(send)
+    for text in ("a", "b", "c"):
+        consumer.push(text)
+    assert sent == ["a", "b", "c"] and consumer.writer is None
+
+
+async def test_frames_pushed_while_a_send_waits_follow_it_in_order() -> None:
+    sent: list[str] = []
+    link_free = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if not link_free.is_set():  # the first send waits for the link
+            await link_free.wait()
+        sent.append(message["text"])
+
+    consumer = consumer_with(send)
+    for text in ("a", "b", "c"):
+        consumer.push(text)
+    assert sent == [] and consumer.writer is not None
+    link_free.set()
+    await asyncio.wait_for(consumer.writer, 5)
+    assert sent == ["a", "b", "c"] and consumer.writer is None
+    consumer.push("d")
+    assert sent == ["a", "b", "c", "d"]
+
+
+async def test_a_failing_send_does_not_reach_the_broadcaster() -> None:
+    async def send(message: dict[str, Any]) -> None:
+        raise RuntimeError("the link is gone")
+
+    consumer = consumer_with(send)
+    consumer.push("a")  # raises nothing: the hub goes on to the next socket
+    assert consumer.writer is None
