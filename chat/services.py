@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 
 from realtime.broadcast import group_name, publish, publish_now
 from realtime.errors import FrameError
@@ -63,6 +62,22 @@ def _existing(room: Room, user: AbstractBaseUser, client_id: str | None) -> Mess
     return Message.objects.filter(room=room, user_id=user.pk, client_id=client_id).first()
 
 
+def _next_seq(room: Room) -> int:
+    """Take the room's next seq. The UPDATE holds the room's row lock until commit:
+    posts to one room queue here, so seqs are handed out in commit order, without gaps.
+    """
+    table = connection.ops.quote_name(Room._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
+            [room.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Room.DoesNotExist(f"room {room.pk} is gone")
+    return int(row[0])
+
+
 def room_post_message(
     *, room: Room, user: AbstractBaseUser, body: str, client_id: str | None = None
 ) -> tuple[Message, bool]:
@@ -73,22 +88,17 @@ def room_post_message(
     (`invalid`) for a blank or over-long body.
     """
     _check_body(body, client_id)
-    first = _existing(room, user, client_id)
-    if first is not None:
-        return first, False
     try:
         with transaction.atomic():
-            # The UPDATE takes the room's row lock: posts to one room queue here,
-            # so seqs are handed out in commit order, without gaps.
-            Room.objects.filter(pk=room.pk).update(last_seq=F("last_seq") + 1)
-            seq = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
+            seq = _next_seq(room)
             message = Message.objects.create(
                 room=room, seq=seq, user_id=user.pk, body=body, client_id=client_id
             )
             message.user = user  # type: ignore[assignment]
             publish(room_group(room), message_json(message, room_slug=room.slug), position=seq)
     except IntegrityError:
-        # The same client_id raced in from another socket; the first one won.
+        # A resend of a stored client_id (or the same one racing in from another
+        # socket): nothing was stored, the seq was not taken; the first one stands.
         first = _existing(room, user, client_id)
         if first is None:
             raise

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, ClassVar
 
-from channels.consumer import AsyncConsumer
+from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
 
@@ -112,6 +112,19 @@ class RealtimeConsumer(AsyncConsumer):
         return await message_rate_take(self.user.pk)
 
     # --- lifecycle ------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run the handler of an ASGI event.
+
+        Channels' own dispatch first closes stale ORM connections on its one
+        ORM thread, a thread round trip per client frame. Every ORM call here
+        goes through `db_parallel`, which does that on its own thread around
+        each call, so the round trip is skipped.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         self.socket_id = uuid.uuid4().hex

@@ -17,11 +17,15 @@ open connection with no compression, no fragmentation and nothing already
 queued) the frame header is built here and the bytes go to the socket at once;
 only what the kernel does not take is left to Twisted to buffer. Anything
 else takes daphne's own path unchanged. docs/benchmarks.md has the figures.
+
+Lazy debug text. autobahn formats a debug line per connection even when debug
+logging is off; the text is now made only when the line is written.
 """
 
 from __future__ import annotations
 
 import logging
+from pprint import pformat
 from typing import Any
 
 from django.conf import settings
@@ -126,4 +130,33 @@ def install() -> bool:
 
     WebSocketProtocol.serverSend = guarded_send
     WebSocketProtocol.realtime_guarded = True
+    _format_debug_lazily()
     return True
+
+
+class _Pretty:
+    """pprint's text of an object, made only if a log line is actually written."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __format__(self, spec: str) -> str:
+        return format(pformat(self.obj), spec)
+
+    def __str__(self) -> str:
+        return pformat(self.obj)
+
+
+def _format_debug_lazily() -> None:
+    """autobahn pretty-prints its settings for a debug line on every connection,
+    whether debug logging is on or not (a tenth of daphne's time on a burst of
+    connects): let it hand the log a lazy object instead.
+    """
+    try:
+        from autobahn.websocket import protocol
+    except ImportError:
+        return
+    if getattr(protocol, "pformat", None) is pformat:
+        protocol.pformat = _Pretty

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from . import errors
@@ -47,11 +47,12 @@ def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
     now = timezone.now()
     with transaction.atomic():
         _lock_user(user.pk)
-        if Connection.objects.filter(user_id=user.pk).count() >= settings.MAX_SOCKETS_PER_USER:
+        counts = _open_counts(user.pk, sock)
+        if counts["of_user"] >= settings.MAX_SOCKETS_PER_USER:
             raise errors.Refuse(errors.TOO_MANY, "too many sockets for this user")
-        if sock.ip and Connection.objects.filter(ip=sock.ip).count() >= settings.MAX_SOCKETS_PER_IP:
+        if sock.ip and counts["from_ip"] >= settings.MAX_SOCKETS_PER_IP:
             raise errors.Refuse(errors.TOO_MANY, "too many sockets from this address")
-        first_here = not _here(user.pk, sock.endpoint, sock.target).exists()
+        first_here = not counts["user_here"]
         Connection.objects.create(
             id=sock.id,
             user_id=user.pk,
@@ -66,6 +67,22 @@ def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
         if first_here and sock.presence_group:
             joined = user_json(user)
             transaction.on_commit(lambda: presence_announce(sock.presence_group, "joined", joined))
+
+
+def _open_counts(user_id: int, sock: Socket) -> dict[str, int]:
+    """The user's open sockets, those from the socket's address, the user's on its target."""
+    mine = Q(user_id=user_id)
+    here = mine & Q(endpoint=sock.endpoint, target=sock.target)
+    if not sock.ip:
+        counts = Connection.objects.filter(mine).aggregate(
+            of_user=Count("pk"), user_here=Count("pk", filter=here)
+        )
+        return {**counts, "from_ip": 0}
+    return Connection.objects.filter(mine | Q(ip=sock.ip)).aggregate(
+        of_user=Count("pk", filter=mine),
+        from_ip=Count("pk", filter=Q(ip=sock.ip)),
+        user_here=Count("pk", filter=here),
+    )
 
 
 def connection_close(*, socket_id: str) -> bool:
