@@ -159,4 +159,4 @@ def _format_debug_lazily() -> None:
     except ImportError:
         return
     if getattr(protocol, "pformat", None) is pformat:
-        protocol.pformat = _Pretty
+        protocol.pformat = _Pretty  # type: ignore[assignment]
