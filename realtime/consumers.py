@@ -77,8 +77,6 @@ class Resumed:
 class RealtimeConsumer(AsyncConsumer):
     """Base of the four endpoints. Broadcasts reach it through the process hub."""
 
-    # No per-socket channel-layer channel: the hub subscribes once per process.
-    channel_layer_alias = "__hub_delivers__"
     endpoint: ClassVar[str] = ""
     actions: ClassVar[dict[str, str]] = {}
     unlimited_actions: ClassVar[frozenset[str]] = frozenset({"ping"})
@@ -113,6 +111,23 @@ class RealtimeConsumer(AsyncConsumer):
 
     # --- lifecycle ------------------------------------------------------------
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the socket: one event at a time from the server, each to its handler.
+
+        Channels' own loop also listens on a channel-layer channel per socket and
+        makes a task per event; here broadcasts come through the process hub
+        instead, so the socket needs neither (less memory per idle socket, less
+        work per client frame).
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Run the handler of an ASGI event.
 
@@ -130,7 +145,9 @@ class RealtimeConsumer(AsyncConsumer):
         self.socket_id = uuid.uuid4().hex
         self.user = self.scope["user"]
         self.groups: set[str] = set()
-        self.outbox: deque[str] = deque()
+        # Frames waiting behind a send that suspended; None while nothing waits
+        # (the usual case: an idle socket holds no queue).
+        self.outbox: deque[str] | None = None
         self.writer: asyncio.Task[None] | None = None
         self.closed = False
         self.registered = False
@@ -195,7 +212,7 @@ class RealtimeConsumer(AsyncConsumer):
         if self.closed:
             return
         self.closed = True
-        self.outbox.clear()
+        self.outbox = None
         await self.base_send({"type": "websocket.close", "code": code})
 
     # --- groups and sending ---------------------------------------------------
@@ -233,12 +250,12 @@ class RealtimeConsumer(AsyncConsumer):
         if self.held is not None:
             self.held.append((text, position))
             return
-        if len(self.outbox) >= self.outbox_limit:
-            log.warning("dropping slow socket %s", self.socket_id)
-            self.outbox.clear()
-            asyncio.get_running_loop().create_task(self.close(errors.SLOW_CONSUMER))
-            return
-        if self.writer is not None:
+        if self.outbox is not None:  # a send is suspended: queue behind it
+            if len(self.outbox) >= self.outbox_limit:
+                log.warning("dropping slow socket %s", self.socket_id)
+                self.outbox = None
+                asyncio.get_running_loop().create_task(self.close(errors.SLOW_CONSUMER))
+                return
             self.outbox.append(text)
             return
         # Nothing queued: send now. The server's send rarely suspends (daphne's
@@ -251,6 +268,7 @@ class RealtimeConsumer(AsyncConsumer):
         except Exception:
             log.debug("send to socket %s failed", self.socket_id, exc_info=True)
             return
+        self.outbox = deque()
         self.writer = asyncio.get_running_loop().create_task(
             self._drain(Resumed(sending, waiting_on))
         )
@@ -262,6 +280,7 @@ class RealtimeConsumer(AsyncConsumer):
                 await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
         finally:
             self.writer = None
+            self.outbox = None
 
     async def send_frame(self, frame: Frame) -> None:
         """Send one frame to this socket only, after anything already queued."""

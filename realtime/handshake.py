@@ -76,7 +76,7 @@ async def _identify(scope: Scope) -> tuple[Any, int | None]:
     origin = _header(scope, b"origin")
     if origin is not None and not origin_allowed(origin):
         return AnonymousUser(), errors.FORBIDDEN
-    token = query.get("token")
+    token = query.pop("token", None)  # a credential: not kept for the life of the socket
     if token:
         try:
             return await db_parallel(token_user)(token), None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any
 
 from realtime.consumers import RealtimeConsumer
@@ -16,7 +15,7 @@ def consumer_with(send: Any) -> RealtimeConsumer:
     consumer.held = None
     consumer.floor = None
     consumer.outbox_limit = 100
-    consumer.outbox = deque()
+    consumer.outbox = None
     consumer.writer = None
     consumer.base_send = send
     return consumer
@@ -61,3 +60,28 @@ async def test_a_failing_send_does_not_reach_the_broadcaster() -> None:
     consumer = consumer_with(send)
     consumer.push("a")  # raises nothing: the hub goes on to the next socket
     assert consumer.writer is None
+
+
+async def test_a_socket_that_stops_reading_is_closed_with_4013_and_drops_its_queue() -> None:
+    closes: list[int] = []
+    never, closed = asyncio.Event(), asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.close":
+            closes.append(message["code"])
+            closed.set()
+            return
+        await never.wait()  # the peer never reads
+
+    consumer = consumer_with(send)
+    for n in range(consumer.outbox_limit + 1):  # one in flight, the limit queued
+        consumer.push(f"frame {n}")
+    assert closes == [] and consumer.outbox is not None
+    consumer.push("one too many")
+    assert consumer.outbox is None
+    await asyncio.wait_for(closed.wait(), 5)
+    assert closes == [4013]
+    consumer.push("after the close")  # ignored
+    assert consumer.outbox is None
+    assert consumer.writer is not None
+    consumer.writer.cancel()
