@@ -366,19 +366,26 @@ class Agent:
         sock = self.socks[key]
         since = sock.last_seq
         ws = await ws_open(f"{url}&since={since}")
+        frames: dict[str, dict[str, Any]] = {}
         try:
-            hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            history = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            async with asyncio.timeout(30):
+                while "history" not in frames:  # presence frames may come in between
+                    frame = json.loads(await ws.recv())
+                    frames.setdefault(frame.get("type", ""), frame)
         finally:
             await ws.close()
+        hello, history = frames["hello"], frames["history"]
         seqs = [int(message["seq"]) for message in history.get("messages", [])]
         expected = list(range(since + 1, since + 1 + len(seqs)))
+        has_more = bool(history.get("has_more"))
+        # Gap-free: consecutive from `since`, and up to the room's last seq unless cut.
+        reaches_end = has_more or since + len(seqs) == int(hello.get("last_seq") or 0)
         return {
             "since": since,
             "room_last_seq": hello.get("last_seq"),
             "recovered": len(seqs),
-            "has_more": bool(history.get("has_more")),
-            "gap_free": seqs == expected,
+            "has_more": has_more,
+            "gap_free": seqs == expected and reaches_end,
         }
 
     # --- HTTP polling ------------------------------------------------------------------

@@ -213,7 +213,10 @@ class RealtimeConsumer(AsyncConsumer):
             return
         self.closed = True
         self.outbox = None
-        await self.base_send({"type": "websocket.close", "code": code})
+        try:
+            await self.base_send({"type": "websocket.close", "code": code})
+        except Exception:  # the server closed it first
+            log.debug("closing socket %s failed", self.socket_id, exc_info=True)
 
     # --- groups and sending ---------------------------------------------------
 
@@ -278,6 +281,10 @@ class RealtimeConsumer(AsyncConsumer):
             await unfinished
             while self.outbox and not self.closed:
                 await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
+        except Exception:
+            # The server closed the link meanwhile (uvicorn's keepalive, say); the
+            # disconnect event follows and cleans up.
+            log.debug("send to socket %s failed", self.socket_id, exc_info=True)
         finally:
             self.writer = None
             self.outbox = None

@@ -41,7 +41,22 @@ GOALS: dict[int, tuple[str, list[list[str]]]] = {
             ["max-deliveries", "--room-size", "1000", "--processes", "2", "--compare", "{one}"],
         ],
     ),
-    8: ("a socket that stops reading: room, memory, 4013, resume", [["slow-consumer"]]),
+    8: (
+        "a socket that stops reading: room, memory, dropped, resume",
+        [
+            [
+                "slow-consumer",
+                "--room-size",
+                "100",
+                "--rate",
+                "100",
+                "--payload",
+                "4000",
+                "--stall",
+                "60",
+            ]
+        ],
+    ),
 }
 
 

@@ -85,3 +85,22 @@ async def test_a_socket_that_stops_reading_is_closed_with_4013_and_drops_its_que
     assert consumer.outbox is None
     assert consumer.writer is not None
     consumer.writer.cancel()
+
+
+async def test_a_link_the_server_already_closed_fails_quietly() -> None:
+    link_free = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and not link_free.is_set():
+            await link_free.wait()
+        raise RuntimeError("Unexpected ASGI message after sending 'websocket.close'")
+
+    consumer = consumer_with(send)
+    consumer.push("a")
+    consumer.push("b")
+    writer = consumer.writer
+    assert writer is not None
+    link_free.set()
+    await asyncio.wait_for(writer, 5)  # ends without an exception
+    assert writer.exception() is None and consumer.writer is None
+    await consumer.close(4013)  # raises nothing either
