@@ -5,12 +5,16 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
-from realtime.frames import Frame, to_ms, user_json
+from realtime.frames import Frame, encode, to_ms, user_json
 
 from .models import Message, Room
 
 HISTORY_ON_CONNECT = 50
 SINCE_MAX = 1000
+# Bytes of messages in one history frame: well under daphne's 1 MiB cap on a
+# WebSocket message (larger frames would not be sent at all). A page cut short
+# says `has_more`, and the client asks for the rest.
+HISTORY_MAX_BYTES = 512 * 1024
 
 
 def rooms_visible_to(*, user: AbstractBaseUser) -> QuerySet[Room]:
@@ -54,14 +58,23 @@ def room_history(
     seq < before. Neither: the newest `limit`.
     """
     messages = Message.objects.filter(room=room).select_related("user")
-    if after is not None:
+    if after is not None:  # oldest first: keep the start of the page
         page = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
-        has_more = len(page) > limit
-        page = page[:limit]
-    else:
+    else:  # newest first: keep the newest, then turn the page oldest first
         if before is not None:
             messages = messages.filter(seq__lt=before)
         page = list(messages.order_by("-seq")[: limit + 1])
-        has_more = len(page) > limit
-        page = page[:limit][::-1]
-    return [message_json(message, room_slug=room.slug) for message in page], has_more
+    has_more = len(page) > limit
+    frames = _within_bytes([message_json(m, room_slug=room.slug) for m in page[:limit]])
+    has_more = has_more or len(frames) < min(len(page), limit)
+    return (frames if after is not None else frames[::-1]), has_more
+
+
+def _within_bytes(frames: list[Frame]) -> list[Frame]:
+    """The leading frames whose encoded size stays within HISTORY_MAX_BYTES (at least one)."""
+    total = 0
+    for count, frame in enumerate(frames):
+        total += len(encode(frame).encode()) + 1
+        if total > HISTORY_MAX_BYTES and count:
+            return frames[:count]
+    return frames

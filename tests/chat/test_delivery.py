@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 
-from chat.models import Message
+from chat.models import Message, Room
 from tests.conftest import token_for
 from tests.factories import RoomFactory, UserFactory
 from tests.wsclient import WsClient
@@ -124,3 +125,32 @@ async def test_frames_of_every_length_class_arrive_whole_through_daphne(
     assert [m["message"] for m in history["messages"]] == bodies
     for client in (reader, writer, again):
         await client.close()
+
+
+def _store_long_messages(count: int) -> None:
+    room = Room.objects.get(slug="lobby")
+    user = get_user_model().objects.get(username="alice")
+    Message.objects.bulk_create(
+        Message(room=room, seq=seq, user=user, body=f"{seq} " + "z" * 3990)
+        for seq in range(1, count + 1)
+    )
+    Room.objects.filter(pk=room.pk).update(last_seq=count)
+
+
+async def test_a_resume_larger_than_one_frame_arrives_in_pages(
+    servers: Any, setup: dict[str, Any]
+) -> None:
+    # 300 messages of 4,000 characters: 1.2 MB, past daphne's 1 MiB per message.
+    await database_sync_to_async(_store_long_messages)(300)
+    server = servers()
+    client = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['bob']}&since=0")
+    hello = await client.receive_type("hello")
+    page = await client.receive_type("history")
+    assert hello["last_seq"] == 300 and page["has_more"]
+    seqs = [m["seq"] for m in page["messages"]]
+    while page["has_more"]:
+        await client.send({"action": "history", "after": seqs[-1], "limit": 100, "ref": "more"})
+        page = await client.receive_type("history")
+        seqs += [m["seq"] for m in page["messages"]]
+    assert seqs == list(range(1, 301))
+    await client.close()
