@@ -80,20 +80,20 @@ def _plain(protocol: Any, length: int) -> bool:
     )
 
 
-def write_now(transport: Any, data: bytes) -> None:
+def write_now(transport: Any, data: bytes, *, waiting: int) -> None:
     """Write to a plain Twisted TCP transport, to the socket itself when nothing waits.
 
-    Twisted's `write` always buffers and waits for epoll to say the socket is
-    writable; when its buffer is empty the socket almost always takes the
-    frame at once. Whatever the kernel does not take goes to `write` as usual.
+    `waiting` is what `unsent_bytes` says of the transport. Twisted's `write`
+    always buffers and waits for epoll to say the socket is writable; when its
+    buffer is empty the socket almost always takes the frame at once.
+    Whatever the kernel does not take goes to `write` as usual.
     """
     if (
-        getattr(transport, "TLS", True)
+        waiting
+        or getattr(transport, "TLS", True)
         or not transport.connected
         or transport.disconnecting
         or transport._writeDisconnected
-        or transport._tempDataBuffer
-        or len(transport.dataBuffer) > transport.offset
     ):
         transport.write(data)
         return
@@ -118,13 +118,15 @@ def install() -> bool:
 
     def guarded_send(self: Any, content: Any, binary: bool = False) -> None:
         transport = self.transport
-        if unsent_bytes(transport) > _limit["bytes"]:
+        waiting = unsent_bytes(transport)
+        if waiting > _limit["bytes"]:
             log.warning("dropping %s: it stopped reading", getattr(self, "client_addr", "?"))
             self.dropConnection(abort=True)
             return
         payload = content if binary else content.encode()
         if isinstance(transport, Connection) and _plain(self, len(payload)):
-            write_now(transport, frame_header(2 if binary else 1, len(payload)) + payload)
+            frame = frame_header(2 if binary else 1, len(payload)) + payload
+            write_now(transport, frame, waiting=waiting)
             return
         send(self, content, binary)
 

@@ -80,7 +80,7 @@ def test_frame_header_is_read_back_by_an_independent_parser(length: int) -> None
     assert frame.opcode == Opcode.TEXT and frame.fin and frame.data == payload
 
 
-class FakeTcp:
+class FakeTcp(FakeTransport):
     """The parts of twisted.internet.tcp.Connection that write_now uses."""
 
     TLS = False
@@ -88,11 +88,9 @@ class FakeTcp:
     disconnecting = False
     _writeDisconnected = False
 
-    def __init__(self, takes: int | Exception, buffered: bytes = b"") -> None:
+    def __init__(self, takes: int | Exception, unsent: int = 0) -> None:
+        super().__init__(unsent)
         self.takes = takes
-        self.dataBuffer = buffered
-        self.offset = 0
-        self._tempDataBuffer: list[bytes] = []
         self.to_socket: list[bytes] = []
         self.buffered: list[bytes] = []
 
@@ -107,25 +105,29 @@ class FakeTcp:
         self.buffered.append(data)
 
 
+def write_now(transport: FakeTcp, data: bytes) -> None:
+    daphne_guard.write_now(transport, data, waiting=daphne_guard.unsent_bytes(transport))
+
+
 def test_a_frame_goes_to_the_socket_when_nothing_waits() -> None:
     transport = FakeTcp(takes=1000)
-    daphne_guard.write_now(transport, b"frame")
+    write_now(transport, b"frame")
     assert transport.to_socket == [b"frame"] and transport.buffered == []
 
 
 def test_what_the_kernel_does_not_take_is_buffered_in_order() -> None:
     transport = FakeTcp(takes=3)
-    daphne_guard.write_now(transport, b"abcdef")
+    write_now(transport, b"abcdef")
     assert transport.to_socket == [b"abc"] and transport.buffered == [b"def"]
 
 
 def test_a_frame_waits_behind_bytes_already_buffered() -> None:
-    transport = FakeTcp(takes=1000, buffered=b"older")
-    daphne_guard.write_now(transport, b"newer")
+    transport = FakeTcp(takes=1000, unsent=5)
+    write_now(transport, b"newer")
     assert transport.to_socket == [] and transport.buffered == [b"newer"]
 
 
 def test_a_lost_connection_takes_no_frame() -> None:
     transport = FakeTcp(takes=main.CONNECTION_LOST)
-    daphne_guard.write_now(transport, b"frame")
+    write_now(transport, b"frame")
     assert transport.to_socket == [] and transport.buffered == []
