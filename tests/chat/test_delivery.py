@@ -73,17 +73,27 @@ async def test_drop_while_sending_then_resume_gives_each_message_once(
     await listener.close()
 
 
-async def test_a_seq_gap_is_detected_and_filled_with_history(
-    servers: Any, setup: dict[str, Any]
-) -> None:
-    server = servers()
+async def _bob_reads_alice_writes(server: Any, setup: dict[str, Any]) -> tuple[WsClient, WsClient]:
+    """Two sockets on the lobby, past their greetings: bob's, then alice's."""
     reader = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['bob']}")
     await reader.receive_type("history")
     writer = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['alice']}")
     await writer.receive_type("history")
-    for n in range(6):
-        await writer.send({"action": "send", "message": f"m{n}"})
+    return reader, writer
+
+
+async def _post(writer: WsClient, bodies: list[str]) -> None:
+    """Send each body and wait for its ack before the next."""
+    for body in bodies:
+        await writer.send({"action": "send", "message": body})
         await writer.receive_type("ack")
+
+
+async def test_a_seq_gap_is_detected_and_filled_with_history(
+    servers: Any, setup: dict[str, Any]
+) -> None:
+    reader, writer = await _bob_reads_alice_writes(servers(), setup)
+    await _post(writer, [f"m{n}" for n in range(6)])
 
     # The reader loses frames 2..4 (as a dropped link or a lossy layer would lose them).
     got = []
@@ -109,14 +119,9 @@ async def test_frames_of_every_length_class_arrive_whole_through_daphne(
     # daphne writes frames itself (realtime.daphne_guard): a header with a 7-bit,
     # 16-bit or 64-bit length; a strict client must read each intact.
     server = servers()
-    reader = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['bob']}")
-    await reader.receive_type("history")
-    writer = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={setup['alice']}")
-    await writer.receive_type("history")
+    reader, writer = await _bob_reads_alice_writes(server, setup)
     bodies = ["x", "é" * 60, "ü" * 3000] + [f"{n} " + "y" * 3990 for n in range(16)]
-    for body in bodies:
-        await writer.send({"action": "send", "message": body})
-        await writer.receive_type("ack")
+    await _post(writer, bodies)
     live = [(await reader.receive_type("message"))["message"] for _ in bodies]
     assert live == bodies
     # The greeting of a new socket carries them all in one frame over 64 KiB.
