@@ -2,44 +2,93 @@
 
 from __future__ import annotations
 
+from copy import copy
+
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from realtime import errors
+from realtime.batching import Batched
 from realtime.consumers import RealtimeConsumer, action
 from realtime.db import db_parallel
 from realtime.errors import Refuse, invalid
 from realtime.fields import bool_field, int_field, text_field
-from realtime.frames import Frame, user_json
-from realtime.registry import online_users
+from realtime.frames import Frame, encode, user_json
+from realtime.registry import online_users_on
 
 from . import services
 from .models import Room
-from .selectors import HISTORY_ON_CONNECT, SINCE_MAX, room_history, room_may_enter
+from .selectors import (
+    HISTORY_ON_CONNECT,
+    SINCE_MAX,
+    room_history,
+    rooms_may_enter,
+    rooms_recent_history,
+)
 
 
-def _room_for(slug: str, user: AbstractBaseUser) -> Room:
-    room = Room.objects.filter(slug=slug).first()
-    if room is None:
-        raise Refuse(errors.NOT_FOUND)
-    if not room_may_enter(room=room, user=user):
-        raise Refuse(errors.FORBIDDEN)
-    return room
+def _rooms_to_enter(entering: list[tuple[str, AbstractBaseUser]]) -> list[Room | Refuse]:
+    """For each (slug, user): the room if the user may enter it, else the refusal. Sync."""
+    rooms = Room.objects.in_bulk({slug for slug, _user in entering}, field_name="slug")
+    found = [(rooms[slug], user) for slug, user in entering if slug in rooms]
+    allowed = iter(rooms_may_enter(entering=found))
+    outcomes: list[Room | Refuse] = []
+    for slug, _user in entering:
+        if slug not in rooms:
+            outcomes.append(Refuse(errors.NOT_FOUND))
+        elif next(allowed):
+            outcomes.append(copy(rooms[slug]))  # each socket its own (posting moves last_seq)
+        else:
+            outcomes.append(Refuse(errors.FORBIDDEN))
+    return outcomes
 
 
-def _greeting(room: Room, user: AbstractBaseUser, since: int | None) -> tuple[Frame, Frame]:
-    last_seq = Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
-    hello = {
-        "type": "hello",
-        "room": {"slug": room.slug, "name": room.name},
-        "user": user_json(user),
-        "online": online_users(endpoint="chat", target=room.slug),
-        "last_seq": last_seq,
-    }
-    if since is None:
-        messages, has_more = room_history(room=room, limit=HISTORY_ON_CONNECT)
-    else:
-        messages, has_more = room_history(room=room, after=since, limit=SINCE_MAX)
-    return hello, {"type": "history", "messages": messages, "has_more": has_more}
+# (room, user, since) of a socket just opened.
+Opening = tuple[Room, AbstractBaseUser, int | None]
+
+
+def _greetings(opening: list[Opening]) -> list[tuple[str, str, int] | Exception]:
+    """The encoded hello and history of each socket, and the newest seq they account for. Sync.
+
+    Sockets opening on one room share its queries and its encoded history.
+    """
+    rooms = {room for room, _user, _since in opening}
+    last_seqs = dict(
+        Room.objects.filter(pk__in=[room.pk for room in rooms]).values_list("pk", "last_seq")
+    )
+    online = online_users_on(endpoint="chat", targets={room.slug for room in rooms})
+    recent = rooms_recent_history(
+        last_seqs={room: last_seqs[room.pk] for room in rooms if room.pk in last_seqs},
+        limit=HISTORY_ON_CONNECT,
+    )
+    histories: dict[tuple[Room, int | None], tuple[str, int]] = {}
+    greetings: list[tuple[str, str, int] | Exception] = []
+    for room, user, since in opening:
+        if room.pk not in last_seqs:
+            greetings.append(Room.DoesNotExist(f"room {room.pk} is gone"))
+            continue
+        history = histories.get((room, since))
+        if history is None:
+            if since is None:
+                messages, has_more = recent[room]
+            else:
+                messages, has_more = room_history(room=room, after=since, limit=SINCE_MAX)
+            frame = {"type": "history", "messages": messages, "has_more": has_more}
+            newest = max([last_seqs[room.pk], *(message["seq"] for message in messages)])
+            history = histories[(room, since)] = (encode(frame), newest)
+        hello = {
+            "type": "hello",
+            "room": {"slug": room.slug, "name": room.name},
+            "user": user_json(user),
+            "online": online[room.slug],
+            "last_seq": last_seqs[room.pk],
+        }
+        greetings.append((encode(hello), *history))
+    return greetings
+
+
+# Sockets that connect together are admitted and greeted together.
+_room_to_enter = Batched(_rooms_to_enter)
+_greeting = Batched(_greetings)
 
 
 class ChatConsumer(RealtimeConsumer):
@@ -57,20 +106,19 @@ class ChatConsumer(RealtimeConsumer):
         if self.since is not None and self.since < 0:
             raise Refuse(errors.BAD_HANDSHAKE)
         slug = self.scope["url_route"]["kwargs"]["room_slug"]
-        self.room = await db_parallel(_room_for)(slug, self.user)
+        self.room = await _room_to_enter((slug, self.user))
         self.target = self.room.slug
         self.presence_group = services.room_group(self.room)
 
     async def on_open(self) -> None:
         self.hold()
         await self.join(services.room_group(self.room))
-        hello, history = await db_parallel(_greeting)(self.room, self.user, self.since)
-        await self.send_frame(hello)
-        await self.send_frame(history)
+        hello, history, seen_upto = await _greeting((self.room, self.user, self.since))
+        self.send_text(hello)
+        self.send_text(history)
         # Everything up to the greeting's last_seq is in the history, or older
         # than `since`, or beyond its cut (has_more): either way not to be pushed.
-        seqs = [message["seq"] for message in history["messages"]]
-        self.release(seen_upto=max([hello["last_seq"], *seqs]))
+        self.release(seen_upto=seen_upto)
 
     @action("send", "sendMessage")
     async def send_message(self, frame: Frame) -> Frame:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
@@ -23,7 +26,20 @@ def rooms_visible_to(*, user: AbstractBaseUser) -> QuerySet[Room]:
 
 
 def room_may_enter(*, room: Room, user: AbstractBaseUser) -> bool:
-    return not room.is_private or room.members.filter(pk=user.pk).exists()
+    return rooms_may_enter(entering=[(room, user)])[0]
+
+
+def rooms_may_enter(*, entering: list[tuple[Room, AbstractBaseUser]]) -> list[bool]:
+    """For each (room, user): may the user enter the room? One query for all private rooms."""
+    private = [(room.pk, user.pk) for room, user in entering if room.is_private]
+    members: set[tuple[int, int]] = set()
+    if private:
+        rows = Room.members.through.objects.filter(
+            room_id__in={room_id for room_id, _ in private},
+            user_id__in={user_id for _, user_id in private},
+        ).values_list("room_id", "user_id")
+        members = set(rows)
+    return [not room.is_private or (room.pk, user.pk) in members for room, user in entering]
 
 
 def room_json(room: Room) -> Frame:
@@ -60,14 +76,46 @@ def room_history(
     messages = Message.objects.filter(room=room).select_related("user")
     if after is not None:  # oldest first: keep the start of the page
         page = list(messages.filter(seq__gt=after).order_by("seq")[: limit + 1])
-    else:  # newest first: keep the newest, then turn the page oldest first
-        if before is not None:
-            messages = messages.filter(seq__lt=before)
-        page = list(messages.order_by("-seq")[: limit + 1])
-    has_more = len(page) > limit
-    frames = _within_bytes([message_json(m, room_slug=room.slug) for m in page[:limit]])
-    has_more = has_more or len(frames) < min(len(page), limit)
-    return (frames if after is not None else frames[::-1]), has_more
+        return _page(page, limit, room_slug=room.slug)
+    if before is not None:
+        messages = messages.filter(seq__lt=before)
+    page = list(messages.order_by("-seq")[: limit + 1])
+    frames, has_more = _page(page, limit, room_slug=room.slug)
+    return frames[::-1], has_more
+
+
+def rooms_recent_history(
+    *, last_seqs: dict[Room, int], limit: int
+) -> dict[Room, tuple[list[Frame], bool]]:
+    """`room_history(room=room, limit=limit)` of many rooms, `last_seqs` their newest seqs.
+
+    Seqs have no gaps unless messages were deleted, so the newest `limit` of
+    all rooms come in one query by seq range; a room whose range holds fewer
+    than that (a deleted message) is read again on its own.
+    """
+    if not last_seqs:
+        return {}
+    floors = {room: max(0, last_seq - limit - 1) for room, last_seq in last_seqs.items()}
+    ranges = [Q(room_id=room.pk, seq__gt=floor) for room, floor in floors.items()]
+    newest: dict[int, list[Message]] = {room.pk: [] for room in last_seqs}
+    rows = Message.objects.filter(reduce(or_, ranges)).select_related("user").order_by("-seq")
+    for message in rows:
+        newest[message.room_id].append(message)
+    pages: dict[Room, tuple[list[Frame], bool]] = {}
+    for room, floor in floors.items():
+        page = newest[room.pk][: limit + 1]
+        if len(page) <= limit and floor > 0:  # a gap: older messages may fill the page
+            pages[room] = room_history(room=room, limit=limit)
+            continue
+        frames, has_more = _page(page, limit, room_slug=room.slug)
+        pages[room] = (frames[::-1], has_more)
+    return pages
+
+
+def _page(rows: list[Message], limit: int, *, room_slug: str) -> tuple[list[Frame], bool]:
+    """The frames of up to `limit` of `rows` (in their order) within the byte cap; more beyond?"""
+    frames = _within_bytes([message_json(m, room_slug=room_slug) for m in rows[:limit]])
+    return frames, len(rows) > limit or len(frames) < min(len(rows), limit)
 
 
 def _within_bytes(frames: list[Frame]) -> list[Frame]:

@@ -22,16 +22,20 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from . import errors
-from .db import db_parallel
+from .batching import Batched
 from .errors import FrameError, Refuse
 from .fields import ref_of
 from .frames import Frame, encode, error_frame
 from .hub import get_hub
 from .process import PROCESS_ID, process_ensure_started
 from .ratelimit import message_rate_take
-from .registry import Socket, connection_close, connection_open
+from .registry import Socket, connections_close, connections_open
 
 log = logging.getLogger(__name__)
+
+# Sockets that open or close together are recorded together.
+_register = Batched(connections_open)
+_unregister = Batched(connections_close)
 
 Handler = Callable[[Any, Frame], Awaitable[Frame | None]]
 
@@ -160,7 +164,7 @@ class RealtimeConsumer(AsyncConsumer):
                 raise Refuse(self.scope["refusal"])
             await self.admit()
             await process_ensure_started()
-            await db_parallel(connection_open)(sock=self._socket(), user=self.user)
+            await _register((self._socket(), self.user))
             self.registered = True
         except Refuse as refusal:
             await self._accept_and_close(refusal.code)
@@ -185,7 +189,7 @@ class RealtimeConsumer(AsyncConsumer):
             await hub.leave(group, self)
         if self.registered:
             try:
-                await db_parallel(connection_close)(socket_id=self.socket_id)
+                await _unregister(self.socket_id)
             except Exception:
                 log.exception("could not unregister socket %s", self.socket_id)
             await self.on_close()
@@ -245,13 +249,19 @@ class RealtimeConsumer(AsyncConsumer):
             self.push(text, position)
 
     def push(self, text: str, position: int | None = None) -> None:
-        """Queue one encoded frame; never blocks. A socket that stops reading is dropped."""
+        """Queue one encoded broadcast; never blocks. A socket that stops reading is dropped."""
         if self.closed:
             return
         if position is not None and self.floor is not None and position <= self.floor:
             return
         if self.held is not None:
             self.held.append((text, position))
+            return
+        self.send_text(text)
+
+    def send_text(self, text: str) -> None:
+        """Queue one encoded frame of this socket's own (a reply, a greeting), past any hold."""
+        if self.closed:
             return
         if self.outbox is not None:  # a send is suspended: queue behind it
             if len(self.outbox) >= self.outbox_limit:
@@ -290,8 +300,11 @@ class RealtimeConsumer(AsyncConsumer):
             self.outbox = None
 
     async def send_frame(self, frame: Frame) -> None:
-        """Send one frame to this socket only, after anything already queued."""
-        self.push(encode(frame))
+        """Send one frame to this socket only, after anything already queued.
+
+        Not held by `hold()`: a greeting sent while broadcasts are held goes first.
+        """
+        self.send_text(encode(frame))
 
     # --- client frames --------------------------------------------------------
 

@@ -18,10 +18,13 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from . import errors
-from .db import db_parallel
-from .tokens import InvalidToken, token_user
+from .batching import Batched
+from .tokens import InvalidToken, token_subject, users_active
 
 Scope = dict[str, Any]
+
+# Sockets connecting together are looked up together (one query per batch).
+_user_active = Batched(users_active)
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
@@ -79,7 +82,7 @@ async def _identify(scope: Scope) -> tuple[Any, int | None]:
     token = query.pop("token", None)  # a credential: not kept for the life of the socket
     if token:
         try:
-            return await db_parallel(token_user)(token), None
+            return await _user_active(token_subject(token)), None
         except InvalidToken:
             return AnonymousUser(), errors.NOT_AUTHENTICATED
     if origin is None:

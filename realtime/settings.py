@@ -193,6 +193,9 @@ HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
 # A process whose heartbeat is older than this is dead; its sockets are swept.
 PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
 
+# Thresholds of Python's cyclic garbage collector in a server process (see asgi.py).
+GC_THRESHOLDS = tuple(env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100]))
+
 # Presence changes of one target are gathered this long into one frame.
 PRESENCE_BATCH_SECONDS = env.float("PRESENCE_BATCH_SECONDS", default=0.1)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 
+from chat import consumers as chat_consumers
+from chat import services
 from chat.models import Message, ReadMarker
 from tests.conftest import Connect
 from tests.factories import RoomFactory, UserFactory
@@ -165,3 +168,54 @@ async def test_ping(connect: Connect, room: Any, user: Any) -> None:
     await client.receive_type("history")
     await client.send({"action": "ping", "ref": 1})
     assert await client.receive_type("pong") == {"type": "pong", "ref": 1}
+
+
+async def test_sockets_connecting_together_each_get_their_own_greeting(connect: Connect) -> None:
+    def setup() -> list[Any]:
+        poster = UserFactory(username="poster")
+        for slug in ("north", "south"):
+            room = RoomFactory(slug=slug)
+            for n in range(3):
+                services.room_post_message(room=room, user=poster, body=f"{slug} {n}")
+        return [UserFactory(username=f"u{n}") for n in range(8)]
+
+    users = await database_sync_to_async(setup)()
+    slugs = ["north", "south"] * 4
+    clients = await asyncio.gather(
+        *(connect(f"/ws/chat/{slug}/", user) for slug, user in zip(slugs, users, strict=True))
+    )
+    for client, slug, user in zip(clients, slugs, users, strict=True):
+        hello = await client.receive()
+        history = await client.receive()
+        assert hello["type"] == "hello" and history["type"] == "history"
+        assert hello["room"]["slug"] == slug
+        assert hello["user"] == {"id": user.pk, "username": user.username}
+        assert {"id": user.pk, "username": user.username} in hello["online"]
+        assert hello["last_seq"] == 3
+        assert [m["message"] for m in history["messages"]] == [f"{slug} {n}" for n in range(3)]
+
+
+async def test_the_greeting_goes_out_before_broadcasts_held_meanwhile(
+    connect: Connect, room: Any, user: Any, other_user: Any
+) -> None:
+    bob = await connect("/ws/chat/lobby/", other_user)
+    await bob.receive_type("history")
+    posted = asyncio.Event()
+    real_greeting = chat_consumers._greeting
+
+    async def greeting_after_a_post(opening: Any) -> Any:
+        greeting = await real_greeting(opening)
+        # A message published after the greeting was read, before it is sent.
+        await bob.send({"action": "send", "message": "meanwhile"})
+        await bob.receive_type("message")
+        posted.set()
+        return greeting
+
+    chat_consumers._greeting = greeting_after_a_post  # type: ignore[assignment]
+    try:
+        alice = await connect("/ws/chat/lobby/", user)
+        await asyncio.wait_for(posted.wait(), 10)
+        kinds = [(await alice.receive())["type"] for _ in range(3)]
+    finally:
+        chat_consumers._greeting = real_greeting
+    assert kinds == ["hello", "history", "message"]

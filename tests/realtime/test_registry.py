@@ -8,24 +8,48 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from realtime import errors, registry
 from realtime.models import Connection, ServerProcess
-from realtime.registry import Socket, connection_close, connection_open, connections_sweep
+from realtime.registry import (
+    Socket,
+    connection_close,
+    connection_open,
+    connections_close,
+    connections_open,
+    connections_sweep,
+)
 from tests.conftest import Connect, requires_redis, token_for
 from tests.factories import RoomFactory, UserFactory
 from tests.wsclient import WsClient
 
 
-def _socket(socket_id: str, *, process: str = "p1", target: str = "lobby") -> Socket:
+def _socket(
+    socket_id: str, *, process: str = "p1", target: str = "lobby", ip: str = "127.0.0.1"
+) -> Socket:
     return Socket(
         id=socket_id,
         endpoint="chat",
         target=target,
-        ip="127.0.0.1",
+        ip=ip,
         process=process,
-        presence_group="chat.1",
+        presence_group=f"chat.{target}",
     )
+
+
+@pytest.fixture
+def announced(monkeypatch: Any) -> list[tuple[str, str, str]]:
+    """The presence changes announced after commits: (group, change, username)."""
+    seen: list[tuple[str, str, str]] = []
+
+    def record(group: str, change: str, user: dict[str, Any]) -> None:
+        seen.append((group, change, user["username"]))
+
+    monkeypatch.setattr(registry, "presence_announce", record)
+    return seen
 
 
 @pytest.mark.django_db(transaction=True)
@@ -91,3 +115,71 @@ async def test_killed_process_sockets_are_swept_and_announced(servers: Any) -> N
     )()
     assert rows == ["alice"]
     await watcher.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sockets_opened_together_are_capped_in_order(
+    settings: Any, announced: list[tuple[str, str, str]]
+) -> None:
+    settings.MAX_SOCKETS_PER_USER = 2
+    settings.MAX_SOCKETS_PER_IP = 3
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    connection_open(sock=_socket("a0"), user=alice)
+    outcomes = connections_open(
+        [
+            (_socket("a1"), alice),
+            (_socket("a2"), alice),  # alice's third: over her cap
+            (_socket("b1", target="other"), bob),
+            (_socket("b2", target="other", ip="10.0.0.9"), bob),
+            (_socket("b3", target="other", ip="10.0.0.9"), bob),  # bob's third
+        ]
+    )
+    assert [None if outcome is None else outcome.code for outcome in outcomes] == [
+        None,
+        errors.TOO_MANY,
+        None,
+        None,
+        errors.TOO_MANY,
+    ]
+    assert set(Connection.objects.values_list("id", flat=True)) == {"a0", "a1", "b1", "b2"}
+    # alice was already here; bob's two sockets announce him once.
+    assert announced == [("chat.lobby", "joined", "alice"), ("chat.other", "joined", "bob")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_address_cap_counts_the_sockets_opened_together(settings: Any) -> None:
+    settings.MAX_SOCKETS_PER_IP = 2
+    users = [UserFactory() for _ in range(3)]
+    outcomes = connections_open([(_socket(f"s{n}"), user) for n, user in enumerate(users)])
+    assert [outcome is None for outcome in outcomes] == [True, True, False]
+    assert Connection.objects.count() == 2
+
+
+def _queries_to_open_and_close(count: int, first: int) -> tuple[int, int]:
+    users = [UserFactory() for _ in range(count)]
+    ids = [f"s{first + n}" for n in range(count)]
+    with CaptureQueriesContext(connection) as opening:
+        connections_open([(_socket(i, target=i), user) for i, user in zip(ids, users, strict=True)])
+    with CaptureQueriesContext(connection) as closing:
+        assert all(connections_close(ids))
+    return len(opening), len(closing)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_of_sockets_costs_the_queries_of_one() -> None:
+    assert _queries_to_open_and_close(50, first=0) == _queries_to_open_and_close(1, first=50)
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_leaving_together_announces_a_user_once_and_only_when_their_last_socket_goes(
+    announced: list[tuple[str, str, str]],
+) -> None:
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    connections_open(
+        [(_socket("a1"), alice), (_socket("a2"), alice), (_socket("b1"), bob), (_socket("b2"), bob)]
+    )
+    announced.clear()
+    assert connections_close(["a1", "a2", "b1", "gone"]) == [True, True, True, False]
+    # alice's both sockets went: one "left"; bob still has b2 here.
+    assert announced == [("chat.lobby", "left", "alice")]

@@ -1,0 +1,107 @@
+"""Database work of many sockets done together: one thread hop, one set of queries.
+
+When sockets connect faster than the database answers one of them, each
+connect's queries would be compiled, sent and waited for on their own. A
+`Batched` function gathers the calls that arrive while earlier ones are being
+answered and runs them as one call of a sync function over the list (group
+commit). An idle server answers a lone call at once; a busy one answers
+hundreds with the same few queries. Every caller still gets its own result,
+or its own exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from .db import db_parallel
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Queue(Generic[T, R]):
+    """Calls of one event loop waiting for a batch."""
+
+    items: list[tuple[T, asyncio.Future[R]]] = field(default_factory=list)
+    running: int = 0
+    scheduled: bool = False
+
+
+class Batched(Generic[T, R]):
+    """An async function of one item backed by `run`, a sync function of a list of items.
+
+    `run` gets the items in call order and returns one result per item, an
+    exception instance for an item that failed alone; if it raises, every item
+    of the batch fails with that error. At most `parallel` batches run at once
+    (each on its own thread and database connection), of at most `largest`
+    items each.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Sequence[R | BaseException]],
+        *,
+        parallel: int = 1,
+        largest: int = 500,
+    ) -> None:
+        self.run = run
+        self.parallel = parallel
+        self.largest = largest
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._call = db_parallel(run)
+
+    async def __call__(self, item: T) -> R:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
+        future: asyncio.Future[R] = loop.create_future()
+        queue.items.append((item, future))
+        if not queue.scheduled:
+            # Start on the next turn of the loop, so that the calls made in this
+            # turn (sockets whose handshakes arrived together) share the batch.
+            queue.scheduled = True
+            loop.call_soon(self._start, loop, queue)
+        return await future
+
+    def _start(self, loop: asyncio.AbstractEventLoop, queue: _Queue[T, R]) -> None:
+        queue.scheduled = False
+        while queue.items and queue.running < self.parallel:
+            batch, queue.items = queue.items[: self.largest], queue.items[self.largest :]
+            queue.running += 1
+            loop.create_task(self._run(loop, queue, batch))
+
+    async def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: _Queue[T, R],
+        batch: list[tuple[T, asyncio.Future[R]]],
+    ) -> None:
+        try:
+            results = await self._call([item for item, _future in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"{self.run.__qualname__} gave {len(results)} results")
+        except asyncio.CancelledError:  # the loop is shutting down
+            for _item, future in batch:
+                future.cancel()
+            raise
+        except Exception as exc:
+            results = [exc] * len(batch)
+        finally:
+            queue.running -= 1
+            # What arrived meanwhile is the next batch.
+            self._start(loop, queue)
+        for (_item, future), result in zip(batch, results, strict=True):
+            if future.done():  # the caller went away (its socket closed)
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
