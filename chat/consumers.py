@@ -12,7 +12,7 @@ from realtime.consumers import RealtimeConsumer, action
 from realtime.db import db_parallel
 from realtime.errors import Refuse, invalid
 from realtime.fields import bool_field, int_field, text_field
-from realtime.frames import Frame, encode, user_json
+from realtime.frames import Frame, encode, encode_with, user_json
 from realtime.registry import online_users_on
 
 from . import services
@@ -55,7 +55,12 @@ def _greetings(opening: list[Opening]) -> list[tuple[str, str, int] | Exception]
     last_seqs = dict(
         Room.objects.filter(pk__in=[room.pk for room in rooms]).values_list("pk", "last_seq")
     )
-    online = online_users_on(endpoint="chat", targets={room.slug for room in rooms})
+    online = {
+        slug: encode(users)
+        for slug, users in online_users_on(
+            endpoint="chat", targets={room.slug for room in rooms}
+        ).items()
+    }
     recent = rooms_recent_history(
         last_seqs={room: last_seqs[room.pk] for room in rooms if room.pk in last_seqs},
         limit=HISTORY_ON_CONNECT,
@@ -79,10 +84,9 @@ def _greetings(opening: list[Opening]) -> list[tuple[str, str, int] | Exception]
             "type": "hello",
             "room": {"slug": room.slug, "name": room.name},
             "user": user_json(user),
-            "online": online[room.slug],
             "last_seq": last_seqs[room.pk],
         }
-        greetings.append((encode(hello), *history))
+        greetings.append((encode_with(hello, online=online[room.slug]), *history))
     return greetings
 
 

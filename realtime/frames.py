@@ -14,9 +14,22 @@ Frame = dict[str, Any]
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def encode(frame: Frame) -> str:
-    """Serialize a frame to the text of one WebSocket message."""
+def encode(frame: Frame | list[Frame]) -> str:
+    """Serialize a frame to the text of one WebSocket message (or a list of them, to splice)."""
     return _encoder.encode(frame)
+
+
+def encode_with(frame: Frame, **encoded: str) -> str:
+    """`encode(frame)` with more members whose values are already encoded JSON texts.
+
+    For a part that many frames share (a room's online list in every greeting
+    of a batch): it is encoded once, not once per frame.
+    """
+    members = "".join(f",{_encoder.encode(key)}:{value}" for key, value in encoded.items())
+    text = encode(frame)
+    if text == "{}":
+        return "{" + members[1:] + "}"
+    return text[:-1] + members + "}"
 
 
 def now_ms() -> int:
