@@ -20,6 +20,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 
 from . import errors
 from .frames import Frame, user_json
@@ -70,17 +71,18 @@ def connections_open(
     """
     now = timezone.now()
     users = {user.pk: user for _sock, user in opening}
+    ips = [_as_stored(sock.ip) for sock, _user in opening]
     with transaction.atomic():
         _lock_users(set(users))
-        here, from_ip = _open_counts(set(users), {sock.ip for sock, _user in opening if sock.ip})
+        here, from_ip = _open_counts(set(users), {ip for ip in ips if ip})
         of_user: Counter[int] = Counter()
         for (user_id, _endpoint, _target), count in here.items():
             of_user[user_id] += count
         outcomes: list[errors.Refuse | None] = []
         rows: list[Connection] = []
         joined: dict[tuple[str, int], Frame] = {}
-        for sock, user in opening:
-            refusal = _over_cap(of_user[user.pk], from_ip[sock.ip] if sock.ip else 0)
+        for (sock, user), ip in zip(opening, ips, strict=True):
+            refusal = _over_cap(of_user[user.pk], from_ip[ip] if ip else 0)
             outcomes.append(refusal)
             if refusal is not None:
                 continue
@@ -89,13 +91,18 @@ def connections_open(
                 joined[(sock.presence_group, user.pk)] = user_json(user)
             here[where] += 1
             of_user[user.pk] += 1
-            if sock.ip:
-                from_ip[sock.ip] += 1
+            if ip:
+                from_ip[ip] += 1
             rows.append(_row(sock, user, now))
         Connection.objects.bulk_create(rows)
         for (group, _user_id), user_frame in joined.items():
             transaction.on_commit(partial(presence_announce, group, "joined", user_frame))
     return outcomes
+
+
+def _as_stored(ip: str | None) -> str | None:
+    """An address as the database gives it back (IPv6 in its shortest form)."""
+    return clean_ipv6_address(ip) if ip and ":" in ip else ip
 
 
 def _over_cap(of_user: int, from_ip: int) -> errors.Refuse | None:

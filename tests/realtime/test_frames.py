@@ -8,7 +8,7 @@ from realtime.frames import encode, encode_with
 
 
 def test_a_spliced_part_reads_back_as_part_of_the_frame() -> None:
-    online = [{"id": 1, "username": "zoë"}, {"id": 2, "username": "ann \"quoted\""}]
+    online = [{"id": 1, "username": "zoë"}, {"id": 2, "username": 'ann "quoted"'}]
     text = encode_with({"type": "hello", "last_seq": 3}, online=encode(online))
     assert json.loads(text) == {"type": "hello", "last_seq": 3, "online": online}
 

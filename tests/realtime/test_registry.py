@@ -155,6 +155,20 @@ def test_the_address_cap_counts_the_sockets_opened_together(settings: Any) -> No
     assert Connection.objects.count() == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_address_cap_counts_the_sockets_already_open(settings: Any) -> None:
+    settings.MAX_SOCKETS_PER_IP = 2
+    for n in range(2):
+        connection_open(sock=_socket(f"old{n}", ip="2001:db8::7"), user=UserFactory())
+    outcomes = connections_open(
+        [
+            (_socket("new", ip="2001:0db8:0:0:0:0:0:7"), UserFactory()),
+            (_socket("other"), UserFactory()),
+        ]
+    )
+    assert [outcome is None for outcome in outcomes] == [False, True]
+
+
 def _queries_to_open_and_close(count: int, first: int) -> tuple[int, int]:
     users = [UserFactory() for _ in range(count)]
     ids = [f"s{first + n}" for n in range(count)]
