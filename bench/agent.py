@@ -13,7 +13,9 @@ import random
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
@@ -156,22 +158,28 @@ class Agent:
 
     async def _read(self, sock: Sock) -> None:
         ws = sock.ws
-        handle = {
-            "chat": self._on_chat,
-            "notifications": self._on_notification,
-            "dashboards": self._on_dashboard,
-        }.get(sock.kind)
+        handle = {"chat": self._on_chat, "dashboards": self._on_dashboard}.get(sock.kind)
+        if handle is not None:
+            # Read as frames are parsed; `recv()` then only sees what a stall queued.
+            ws.on_text = partial(self._received, sock, handle)
         try:
             while True:
                 if sock.gate is not None:
                     await sock.gate.wait()
-                text = await ws.recv()
+                text = str(await ws.recv())
                 sock.frames += 1
                 if handle is not None:
-                    await handle(sock, str(text))
+                    handle(sock, text)
+                elif sock.kind == "notifications":
+                    await self._on_notification(sock, text)
         except ConnectionClosed as exc:
             sock.close_code = exc.rcvd.code if exc.rcvd else 1006
             sock.closed_ns = time.monotonic_ns()
+
+    @staticmethod
+    def _received(sock: Sock, handle: Callable[[Sock, str], None], text: str) -> None:
+        sock.frames += 1
+        handle(sock, text)
 
     def _arrival(self, sock: Sock, text: str) -> None:
         found = parse_marker(text)
@@ -185,7 +193,7 @@ class Agent:
         tally.unique[sock.key] += 1
         tally.arrived(time.monotonic_ns(), sent)
 
-    async def _on_chat(self, sock: Sock, text: str) -> None:
+    def _on_chat(self, sock: Sock, text: str) -> None:
         if text.startswith('{"type":"message"'):
             if not sock.record:
                 sock.last_seq = max(sock.last_seq, int(json.loads(text)["seq"]))
@@ -214,7 +222,7 @@ class Agent:
         # A client acks what it got, or the server pushes it again (at least once).
         await sock.ws.send(json.dumps({"action": "ack", "ids": [frame["id"]]}))
 
-    async def _on_dashboard(self, sock: Sock, text: str) -> None:
+    def _on_dashboard(self, sock: Sock, text: str) -> None:
         if not text.startswith('{"type":"update"'):
             return
         frame = json.loads(text)
@@ -349,6 +357,8 @@ class Agent:
             sock = self.socks[key]
             if stalled:
                 sock.gate = asyncio.Event()
+                # Frames now wait in the client's queue, then in the kernel.
+                sock.ws.on_text = None
             elif sock.gate is not None:
                 sock.gate.set()
 
