@@ -36,10 +36,11 @@ class Batched(Generic[T, R]):
     """An async function of one item backed by `run`, a sync function of a list of items.
 
     `run` gets the items in call order and returns one result per item, an
-    exception instance for an item that failed alone; if it raises, every item
-    of the batch fails with that error. At most `parallel` batches run at once
-    (each on its own thread and database connection), of at most `largest`
-    items each.
+    exception instance for an item that failed alone. It must be all or
+    nothing (reads, or one transaction): if it raises, each item is tried
+    again alone, so that one bad item (a user deleted meanwhile, say) fails
+    only its own caller. At most `parallel` batches run at once (each on its
+    own thread and database connection), of at most `largest` items each.
     """
 
     def __init__(
@@ -85,15 +86,11 @@ class Batched(Generic[T, R]):
         batch: list[tuple[T, asyncio.Future[R]]],
     ) -> None:
         try:
-            results = await self._call([item for item, _future in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{self.run.__qualname__} gave {len(results)} results")
+            results = await self._answer([item for item, _future in batch])
         except asyncio.CancelledError:  # the loop is shutting down
             for _item, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:
-            results = [exc] * len(batch)
         finally:
             queue.running -= 1
             # What arrived meanwhile is the next batch.
@@ -105,3 +102,28 @@ class Batched(Generic[T, R]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _answer(self, items: list[T]) -> list[R | BaseException]:
+        """One call for all items; if it fails, one call each, so that a bad item fails alone."""
+        try:
+            return await self._checked(items)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+        results: list[R | BaseException] = []
+        for item in items:
+            try:
+                results.extend(await self._checked([item]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    async def _checked(self, items: list[T]) -> list[R | BaseException]:
+        results = list(await self._call(items))
+        if len(results) != len(items):
+            raise RuntimeError(f"{self.run.__qualname__} gave {len(results)} results")
+        return results

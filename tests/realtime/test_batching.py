@@ -78,6 +78,22 @@ async def test_a_failing_batch_fails_each_of_its_callers() -> None:
         await batched(3)
 
 
+async def test_an_item_that_breaks_its_batch_fails_alone() -> None:
+    calls: list[list[int]] = []
+
+    def strict(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        if 13 in items:
+            raise ValueError("13 breaks any batch it is in")
+        return [item + 1 for item in items]
+
+    batched = Batched(strict)
+    results = await asyncio.gather(*(batched(i) for i in (1, 13, 2)), return_exceptions=True)
+    assert results[0] == 2 and results[2] == 3
+    assert isinstance(results[1], ValueError)
+    assert calls == [[1, 13, 2], [1], [13], [2]]
+
+
 async def test_a_caller_that_goes_away_does_not_disturb_the_others() -> None:
     run = Recorder()
     run.gate.clear()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from realtime import errors, registry
+from realtime.batching import Batched
 from realtime.models import Connection, ServerProcess
 from realtime.registry import (
     Socket,
@@ -197,3 +199,21 @@ def test_leaving_together_announces_a_user_once_and_only_when_their_last_socket_
     assert connections_close(["a1", "a2", "b1", "gone"]) == [True, True, True, False]
     # alice's both sockets went: one "left"; bob still has b2 here.
     assert announced == [("chat.lobby", "left", "alice")]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_user_deleted_while_connecting_fails_only_their_own_socket() -> None:
+    alive, gone = await database_sync_to_async(lambda: (UserFactory(), UserFactory()))()
+    gone_id = gone.pk
+    await database_sync_to_async(gone.delete)()
+    gone.pk = gone_id  # the socket still holds the user it authenticated
+    register = Batched(connections_open)
+    results = await asyncio.gather(
+        register((_socket("ok"), alive)), register((_socket("x"), gone)), return_exceptions=True
+    )
+    assert results[0] is None
+    assert isinstance(results[1], IntegrityError)
+    ids = await database_sync_to_async(
+        lambda: list(Connection.objects.values_list("id", flat=True))
+    )()
+    assert ids == ["ok"]
