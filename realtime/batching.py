@@ -14,10 +14,26 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from .db import db_parallel
+from channels.db import database_sync_to_async
+
+# The batches of an event loop (one per server process) all run on one thread
+# of their own: batches are few, and more threads taking turns with the event
+# loop for the GIL cost CPU of their own.
+_threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _thread_of(loop: asyncio.AbstractEventLoop) -> ThreadPoolExecutor:
+    executor = _threads.get(loop)
+    if executor is None:
+        executor = _threads[loop] = ThreadPoolExecutor(1, thread_name_prefix="batches")
+    return executor
+
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,6 +46,7 @@ class _Queue(Generic[T, R]):
     items: list[tuple[T, asyncio.Future[R]]] = field(default_factory=list)
     running: int = 0
     scheduled: bool = False
+    last_start: float = float("-inf")
 
 
 class Batched(Generic[T, R]):
@@ -41,6 +58,10 @@ class Batched(Generic[T, R]):
     again alone, so that one bad item (a user deleted meanwhile, say) fails
     only its own caller. At most `parallel` batches run at once (each on its
     own thread and database connection), of at most `largest` items each.
+
+    Batches start at least `spacing` seconds apart: under load each gathers
+    what arrived in that time (fewer, larger batches: the queries and thread
+    hops are per batch), while a call on an idle server starts at once.
     """
 
     def __init__(
@@ -49,14 +70,15 @@ class Batched(Generic[T, R]):
         *,
         parallel: int = 1,
         largest: int = 500,
+        spacing: float = 0.01,
     ) -> None:
         self.run = run
         self.parallel = parallel
         self.largest = largest
+        self.spacing = spacing
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
             weakref.WeakKeyDictionary()
         )
-        self._call = db_parallel(run)
 
     async def __call__(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -65,18 +87,27 @@ class Batched(Generic[T, R]):
             queue = self._queues[loop] = _Queue()
         future: asyncio.Future[R] = loop.create_future()
         queue.items.append((item, future))
-        if not queue.scheduled:
-            # Start on the next turn of the loop, so that the calls made in this
-            # turn (sockets whose handshakes arrived together) share the batch.
-            queue.scheduled = True
-            loop.call_soon(self._start, loop, queue)
+        self._schedule(loop, queue)
         return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, queue: _Queue[T, R]) -> None:
+        """Start a batch soon: on the next turn of the loop (so that the calls made
+        in this turn share it), or once `spacing` has passed since the last start."""
+        if queue.scheduled or not queue.items:
+            return
+        queue.scheduled = True
+        wait = queue.last_start + self.spacing - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._start, loop, queue)
+        else:
+            loop.call_soon(self._start, loop, queue)
 
     def _start(self, loop: asyncio.AbstractEventLoop, queue: _Queue[T, R]) -> None:
         queue.scheduled = False
         while queue.items and queue.running < self.parallel:
             batch, queue.items = queue.items[: self.largest], queue.items[self.largest :]
             queue.running += 1
+            queue.last_start = loop.time()
             loop.create_task(self._run(loop, queue, batch))
 
     async def _run(
@@ -94,7 +125,7 @@ class Batched(Generic[T, R]):
         finally:
             queue.running -= 1
             # What arrived meanwhile is the next batch.
-            self._start(loop, queue)
+            self._schedule(loop, queue)
         for (_item, future), result in zip(batch, results, strict=True):
             if future.done():  # the caller went away (its socket closed)
                 continue
@@ -123,7 +154,9 @@ class Batched(Generic[T, R]):
         return results
 
     async def _checked(self, items: list[T]) -> list[R | BaseException]:
-        results = list(await self._call(items))
+        executor = _thread_of(asyncio.get_running_loop())
+        call = database_sync_to_async(self.run, thread_sensitive=False, executor=executor)
+        results = list(await call(items))
         if len(results) != len(items):
             raise RuntimeError(f"{self.run.__qualname__} gave {len(results)} results")
         return results
