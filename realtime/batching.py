@@ -21,8 +21,9 @@ from typing import Generic, TypeVar
 from channels.db import database_sync_to_async
 
 # The batches of an event loop (one per server process) all run on one thread
-# of their own: batches are few, and more threads taking turns with the event
-# loop for the GIL cost CPU of their own.
+# of their own, one after another: batches are few and short, and more threads
+# taking turns with the event loop for the GIL cost CPU of their own. (A batch
+# waiting for row locks another process holds delays the batches behind it.)
 _threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = (
     weakref.WeakKeyDictionary()
 )
@@ -56,8 +57,8 @@ class Batched(Generic[T, R]):
     exception instance for an item that failed alone. It must be all or
     nothing (reads, or one transaction): if it raises, each item is tried
     again alone, so that one bad item (a user deleted meanwhile, say) fails
-    only its own caller. At most `parallel` batches run at once (each on its
-    own thread and database connection), of at most `largest` items each.
+    only its own caller. At most `parallel` batches of `run` are in flight at
+    once, of at most `largest` items each.
 
     Batches start at least `spacing` seconds apart: under load each gathers
     what arrived in that time (fewer, larger batches: the queries and thread
