@@ -14,27 +14,10 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from channels.db import database_sync_to_async
-
-# The batches of an event loop (one per server process) all run on one thread
-# of their own, one after another: batches are few and short, and more threads
-# taking turns with the event loop for the GIL cost CPU of their own. (A batch
-# waiting for row locks another process holds delays the batches behind it.)
-_threads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ThreadPoolExecutor] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _thread_of(loop: asyncio.AbstractEventLoop) -> ThreadPoolExecutor:
-    executor = _threads.get(loop)
-    if executor is None:
-        executor = _threads[loop] = ThreadPoolExecutor(1, thread_name_prefix="batches")
-    return executor
-
+from .db import db_parallel
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,6 +63,7 @@ class Batched(Generic[T, R]):
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
             weakref.WeakKeyDictionary()
         )
+        self._call = db_parallel(run)
 
     async def __call__(self, item: T) -> R:
         loop = asyncio.get_running_loop()
@@ -155,9 +139,7 @@ class Batched(Generic[T, R]):
         return results
 
     async def _checked(self, items: list[T]) -> list[R | BaseException]:
-        executor = _thread_of(asyncio.get_running_loop())
-        call = database_sync_to_async(self.run, thread_sensitive=False, executor=executor)
-        results = list(await call(items))
+        results = list(await self._call(items))
         if len(results) != len(items):
             raise RuntimeError(f"{self.run.__qualname__} gave {len(results)} results")
         return results
