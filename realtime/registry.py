@@ -51,16 +51,6 @@ def _lock_users(user_ids: set[int]) -> None:
     )
 
 
-def connection_open(*, sock: Socket, user: AbstractBaseUser) -> None:
-    """Record an open socket; announce the user on its target if it is their first there.
-
-    Raises Refuse(4429) when the user or the IP is over its socket cap.
-    """
-    refusal = connections_open([(sock, user)])[0]
-    if refusal is not None:
-        raise refusal
-
-
 def connections_open(
     opening: list[tuple[Socket, AbstractBaseUser]],
 ) -> list[errors.Refuse | None]:
@@ -147,14 +137,6 @@ def _open_counts(
     return here, from_ip
 
 
-def connection_close(*, socket_id: str) -> bool:
-    """Forget a socket; announce the user left its target if it was their last there.
-
-    Returns False when the socket was not registered (already swept).
-    """
-    return connections_close([socket_id])[0]
-
-
 def connections_close(socket_ids: list[str]) -> list[bool]:
     """Forget many sockets in one transaction; True for each one that was registered.
 
@@ -189,13 +171,10 @@ def _announce_last_gone(closed: list[Connection]) -> None:
         transaction.on_commit(partial(presence_announce, group, "left", user_frame))
 
 
-def online_users(*, endpoint: str, target: str) -> list[Frame]:
-    """Distinct users with at least one open socket on `target`, by username."""
-    return online_users_on(endpoint=endpoint, targets={target})[target]
-
-
 def online_users_on(*, endpoint: str, targets: set[str]) -> dict[str, list[Frame]]:
-    """`online_users` of each of `targets`, in one query."""
+    """For each of `targets`: the distinct users with an open socket there, by username.
+
+    One query for all of them."""
     username = f"user__{get_user_model().USERNAME_FIELD}"
     rows = (
         Connection.objects.filter(endpoint=endpoint, target__in=targets)

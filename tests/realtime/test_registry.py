@@ -18,8 +18,6 @@ from realtime.batching import Batched
 from realtime.models import Connection, ServerProcess
 from realtime.registry import (
     Socket,
-    connection_close,
-    connection_open,
     connections_close,
     connections_open,
     connections_sweep,
@@ -69,8 +67,8 @@ async def test_rows_follow_the_socket(connect: Connect, user: Any) -> None:
 @pytest.mark.django_db
 def test_sweep_removes_rows_of_dead_processes_only(settings: Any) -> None:
     alice, bob = UserFactory(), UserFactory()
-    connection_open(sock=_socket("a", process="dead"), user=alice)
-    connection_open(sock=_socket("b", process="alive"), user=bob)
+    assert connections_open([(_socket("a", process="dead"), alice)]) == [None]
+    assert connections_open([(_socket("b", process="alive"), bob)]) == [None]
     long_ago = timezone.now() - timedelta(seconds=settings.PROCESS_TIMEOUT_SECONDS + 5)
     Connection.objects.filter(process="dead").update(last_seen=long_ago)
     assert connections_sweep() == 1
@@ -79,7 +77,7 @@ def test_sweep_removes_rows_of_dead_processes_only(settings: Any) -> None:
 
 @pytest.mark.django_db
 def test_sweep_command(settings: Any, capsys: Any) -> None:
-    connection_open(sock=_socket("a", process="dead"), user=UserFactory())
+    assert connections_open([(_socket("a", process="dead"), UserFactory())]) == [None]
     Connection.objects.update(last_seen=timezone.now() - timedelta(days=2))
     call_command("sweep_connections")
     assert "swept 1" in capsys.readouterr().out
@@ -88,9 +86,9 @@ def test_sweep_command(settings: Any, capsys: Any) -> None:
 
 @pytest.mark.django_db
 def test_close_is_idempotent() -> None:
-    connection_open(sock=_socket("a"), user=UserFactory())
-    assert connection_close(socket_id="a") is True
-    assert connection_close(socket_id="a") is False
+    assert connections_open([(_socket("a"), UserFactory())]) == [None]
+    assert connections_close(["a"]) == [True]
+    assert connections_close(["a"]) == [False]
 
 
 @requires_redis
@@ -126,7 +124,7 @@ def test_sockets_opened_together_are_capped_in_order(
     settings.MAX_SOCKETS_PER_USER = 2
     settings.MAX_SOCKETS_PER_IP = 3
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
-    connection_open(sock=_socket("a0"), user=alice)
+    assert connections_open([(_socket("a0"), alice)]) == [None]
     outcomes = connections_open(
         [
             (_socket("a1"), alice),
@@ -161,7 +159,7 @@ def test_the_address_cap_counts_the_sockets_opened_together(settings: Any) -> No
 def test_the_address_cap_counts_the_sockets_already_open(settings: Any) -> None:
     settings.MAX_SOCKETS_PER_IP = 2
     for n in range(2):
-        connection_open(sock=_socket(f"old{n}", ip="2001:db8::7"), user=UserFactory())
+        assert connections_open([(_socket(f"old{n}", ip="2001:db8::7"), UserFactory())]) == [None]
     outcomes = connections_open(
         [
             (_socket("new", ip="2001:0db8:0:0:0:0:0:7"), UserFactory()),
