@@ -75,6 +75,8 @@ def _greetings(opening: list[Opening]) -> list[tuple[str, str, int] | Exception]
         if history is None:
             if since is None:
                 messages, has_more = recent[room]
+            elif since >= last_seqs[room.pk]:  # a resume with nothing new: no query
+                messages, has_more = [], False
             else:
                 messages, has_more = room_history(room=room, after=since, limit=SINCE_MAX)
             frame = {"type": "history", "messages": messages, "has_more": has_more}

@@ -93,15 +93,20 @@ def rooms_recent_history(
     all rooms come in one query by seq range; a room whose range holds fewer
     than that (a deleted message) is read again on its own.
     """
-    if not last_seqs:
-        return {}
-    floors = {room: max(0, last_seq - limit - 1) for room, last_seq in last_seqs.items()}
+    # A room whose seq never moved has no messages (posting moves it): nothing to read.
+    pages: dict[Room, tuple[list[Frame], bool]] = {
+        room: ([], False) for room, last_seq in last_seqs.items() if last_seq == 0
+    }
+    floors = {
+        room: max(0, last_seq - limit - 1) for room, last_seq in last_seqs.items() if last_seq
+    }
+    if not floors:
+        return pages
     ranges = [Q(room_id=room.pk, seq__gt=floor) for room, floor in floors.items()]
-    newest: dict[int, list[Message]] = {room.pk: [] for room in last_seqs}
+    newest: dict[int, list[Message]] = {room.pk: [] for room in floors}
     rows = Message.objects.filter(reduce(or_, ranges)).select_related("user").order_by("-seq")
     for message in rows:
         newest[message.room_id].append(message)
-    pages: dict[Room, tuple[list[Frame], bool]] = {}
     for room, floor in floors.items():
         page = newest[room.pk][: limit + 1]
         if len(page) <= limit and floor > 0:  # a gap: older messages may fill the page

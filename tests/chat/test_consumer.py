@@ -100,6 +100,27 @@ async def test_since_returns_exactly_what_was_missed(
     assert history["has_more"] is False
 
 
+async def test_a_resume_with_nothing_new_gets_an_empty_history_then_what_follows(
+    connect: Connect, room: Any, user: Any, other_user: Any
+) -> None:
+    client = await connect("/ws/chat/lobby/", user)
+    await client.receive_type("history")
+    for n in range(3):
+        await client.send({"action": "send", "message": f"m{n}"})
+        await client.receive_type("ack")
+    await client.close()
+    again = await connect("/ws/chat/lobby/", user, query="since=3")
+    assert (await again.receive_type("hello"))["last_seq"] == 3
+    history = await again.receive_type("history")
+    assert history["messages"] == [] and history["has_more"] is False
+    sender = await connect("/ws/chat/lobby/", other_user)
+    await sender.receive_type("history")
+    await sender.send({"action": "send", "message": "after"})
+    await sender.receive_type("ack")
+    message = await again.receive_type("message")
+    assert (message["seq"], message["message"]) == (4, "after")
+
+
 async def test_history_pages(connect: Connect, room: Any, user: Any) -> None:
     client = await connect("/ws/chat/lobby/", user)
     await client.receive_type("history")

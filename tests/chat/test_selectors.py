@@ -61,6 +61,23 @@ def test_many_rooms_cost_one_query(django_assert_num_queries: Any) -> None:
         rooms_recent_history(last_seqs=last_seqs, limit=5)
 
 
+def test_rooms_without_messages_cost_no_query(django_assert_num_queries: Any) -> None:
+    empty = _rooms_with([0, 0])
+    last_seqs = _last_seqs(empty)
+    with django_assert_num_queries(0):
+        pages = rooms_recent_history(last_seqs=last_seqs, limit=5)
+    assert pages == {room: ([], False) for room in empty}
+
+
+def test_empty_rooms_beside_others_keep_their_own_pages(django_assert_num_queries: Any) -> None:
+    rooms = _rooms_with([0, 3, 0, 7])
+    last_seqs = _last_seqs(rooms)
+    with django_assert_num_queries(1):
+        pages = rooms_recent_history(last_seqs=last_seqs, limit=5)
+    for room in rooms:
+        assert pages[room] == room_history(room=room, limit=5)
+
+
 def test_private_rooms_admit_their_members_only() -> None:
     alice, bob = UserFactory(), UserFactory()
     public = RoomFactory(slug="public")
