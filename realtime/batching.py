@@ -45,7 +45,11 @@ class Batched(Generic[T, R]):
 
     Batches start at least `spacing` seconds apart: under load each gathers
     what arrived in that time (fewer, larger batches: the queries and thread
-    hops are per batch), while a call on an idle server starts at once.
+    hops are per batch), while a call on an idle server starts at once. A
+    batch's cost is nearly all fixed (about 0.2-0.7 ms of CPU for one item or
+    fifty, and several times that on a thread sharing its core with a busy
+    event loop), so under load 25 ms between starts costs a connect at most
+    that much waiting per step, and saves a fifth of the CPU of a connect.
     """
 
     def __init__(
@@ -54,7 +58,7 @@ class Batched(Generic[T, R]):
         *,
         parallel: int = 1,
         largest: int = 500,
-        spacing: float = 0.01,
+        spacing: float = 0.025,
     ) -> None:
         self.run = run
         self.parallel = parallel
