@@ -83,15 +83,20 @@ async def test_resend_with_same_client_id_is_not_duplicated(
     assert await database_sync_to_async(Message.objects.count)() == 1
 
 
-async def test_since_returns_exactly_what_was_missed(
-    connect: Connect, room: Any, user: Any
-) -> None:
+async def _post_and_leave(connect: Connect, user: Any, *, count: int) -> None:
+    """Post `count` messages to the lobby from a socket of `user`, then close it."""
     client = await connect("/ws/chat/lobby/", user)
     await client.receive_type("history")
-    for n in range(5):
+    for n in range(count):
         await client.send({"action": "send", "message": f"m{n}"})
         await client.receive_type("ack")
     await client.close()
+
+
+async def test_since_returns_exactly_what_was_missed(
+    connect: Connect, room: Any, user: Any
+) -> None:
+    await _post_and_leave(connect, user, count=5)
     again = await connect("/ws/chat/lobby/", user, query="since=2")
     hello = await again.receive_type("hello")
     assert hello["last_seq"] == 5
@@ -103,12 +108,7 @@ async def test_since_returns_exactly_what_was_missed(
 async def test_a_resume_with_nothing_new_gets_an_empty_history_then_what_follows(
     connect: Connect, room: Any, user: Any, other_user: Any
 ) -> None:
-    client = await connect("/ws/chat/lobby/", user)
-    await client.receive_type("history")
-    for n in range(3):
-        await client.send({"action": "send", "message": f"m{n}"})
-        await client.receive_type("ack")
-    await client.close()
+    await _post_and_leave(connect, user, count=3)
     again = await connect("/ws/chat/lobby/", user, query="since=3")
     assert (await again.receive_type("hello"))["last_seq"] == 3
     history = await again.receive_type("history")
