@@ -113,6 +113,14 @@ def test_a_header_naming_another_algorithm_is_refused_even_when_signed() -> None
             token_subject(_with_signature(header, payload))
 
 
+def test_critical_header_extensions_are_refused() -> None:
+    header = _segment({"alg": "HS256", "crit": ["b64"], "b64": False})
+    with pytest.raises(InvalidToken):
+        token_subject(_with_signature(header, _segment(_valid_claims())))
+    plain = _segment({"alg": "HS256", "typ": "JWT", "kid": "k1"})
+    assert token_subject(_with_signature(plain, _segment(_valid_claims()))) == 42
+
+
 def test_a_changed_payload_is_refused() -> None:
     header, _payload, signature = _signed(_valid_claims()).split(".")
     other = _segment(_valid_claims(sub="1"))
