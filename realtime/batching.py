@@ -47,9 +47,9 @@ class Batched(Generic[T, R]):
     what arrived in that time (fewer, larger batches: the queries and thread
     hops are per batch), while a call on an idle server starts at once. A
     batch's cost is nearly all fixed (about 0.2-0.7 ms of CPU for one item or
-    fifty, and several times that on a thread sharing its core with a busy
-    event loop), so under load 25 ms between starts costs a connect at most
-    that much waiting per step, and saves a fifth of the CPU of a connect.
+    fifty when run alone, several times that in a busy server), so under
+    load 25 ms between starts costs a connect at most that much waiting per
+    step, and saves a fifth of the CPU of a connect.
     """
 
     def __init__(
