@@ -12,16 +12,38 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connections
 
 from realtime.asgi import application
 from realtime.tokens import token_issue
 
 from .factories import UserFactory
 from .servers import Server, start_server
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test databases, with every connection closed before they are dropped.
+
+    Otherwise a connection still open keeps the test database from being
+    dropped ("being accessed by other users") and it is left behind: the one
+    of asgiref's sync thread, which Channels' test communicator keeps open
+    (it turns `close_old_connections` off while a test talks to a socket),
+    and the idle ones in PostgreSQL's pool.
+    """
+    yield
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+        for connection in connections.all():
+            connection.close()
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
 
 
 @pytest.fixture(autouse=True)
