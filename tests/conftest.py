@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
@@ -28,17 +28,13 @@ from .servers import Server, start_server
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
-    """pytest-django's test databases, with every connection closed before they are dropped.
+    """pytest-django's test databases, with PostgreSQL's pool closed before they are dropped.
 
-    Otherwise a connection still open keeps the test database from being
-    dropped ("being accessed by other users") and it is left behind: the one
-    of asgiref's sync thread, which Channels' test communicator keeps open
-    (it turns `close_old_connections` off while a test talks to a socket),
-    and the idle ones in PostgreSQL's pool.
+    The pool's idle connections would otherwise keep the test database open
+    ("being accessed by other users") and it would be left behind.
     """
     yield
     with django_db_blocker.unblock():
-        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
         for connection in connections.all():
             connection.close()
             close_pool = getattr(connection, "close_pool", None)
@@ -140,6 +136,23 @@ class Client:
         await self.ws.disconnect()
 
 
+class _Communicator(WebsocketCommunicator):
+    """Channels' WebSocket test client, with the application run as a server runs it.
+
+    Channels' own turns `channels.db.close_old_connections` into a no-op while
+    a test talks to a socket, so that a test thread's connection survives. The
+    sockets' ORM calls run on other threads here, and with it off each call
+    kept its pooled connection until the PostgreSQL test run hung waiting for
+    one, and the last ones kept the test database from being dropped.
+    """
+
+    async def send_input(self, message: dict[str, Any]) -> None:
+        await ApplicationCommunicator.send_input(self, message)
+
+    async def receive_output(self, timeout: float = 1) -> Any:
+        return await ApplicationCommunicator.receive_output(self, timeout)
+
+
 Connect = Callable[..., Awaitable[Client]]
 
 
@@ -163,7 +176,7 @@ async def connect() -> AsyncIterator[Connect]:
         if query:
             params.append(query)
         full = path + ("?" + "&".join(params) if params else "")
-        communicator = WebsocketCommunicator(application, full, headers=headers or [])
+        communicator = _Communicator(application, full, headers=headers or [])
         connected, _ = await communicator.connect(timeout=5)
         assert connected is expect_accept or connected
         client = Client(communicator)
