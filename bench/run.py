@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import secrets
 import time
@@ -40,15 +41,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keep", action="store_true", help="keep var/bench/<run>/ (logs, database)")
 
 
-def plan_cores(pin: str, processes: int) -> tuple[list[int] | None, list[int] | None, str]:
-    """(server cores, load cores, how it was decided)."""
+def plan_cores(
+    pin: str, processes: int, share: float | None = None
+) -> tuple[list[int] | None, list[int] | None, str]:
+    """(server cores, load cores, how it was decided).
+
+    With `share` (`--server-cpus`), the server processes need only enough cores
+    for their shares together, and share them.
+    """
     usable = sorted(os.sched_getaffinity(0))
     if pin == "off":
         return None, None, "not pinned (--pin off)"
-    if len(usable) < processes + 1:
+    needed = math.ceil(processes * share - 1e-9) if share else processes
+    if len(usable) < needed + 1:
         return None, None, f"not pinned: {len(usable)} usable core(s) for {processes} server(s)"
-    server, load = usable[:processes], usable[processes:]
-    return server, load, f"server pinned to core(s) {server}, generator to {load}"
+    server, load = usable[:needed], usable[needed:]
+    capped = f", each held to {share:.0%} of a core" if share else ""
+    return server, load, f"server pinned to core(s) {server}{capped}, generator to {load}"
 
 
 class Run:
@@ -66,7 +75,9 @@ class Run:
         self.users = users
         self.rooms = list(rooms or [])
         self.id = secrets.token_hex(3)
-        server_cores, self.load_cores, pinning = plan_cores(args.pin, args.processes)
+        server_cores, self.load_cores, pinning = plan_cores(
+            args.pin, args.processes, args.server_cpus
+        )
         self.server = BenchServer(options_from(args, server_cores), run=self.id)
         params = {k: v for k, v in vars(args).items() if k not in ("func", "json")}
         self.report = Report(scenario, params)
@@ -187,6 +198,12 @@ class Run:
     def usage_rows(self, server: dict[str, Any], load: dict[str, Any] | None = None) -> None:
         report = self.report
         report.row("server CPU", f"{server['cpu_percent']} %", "of one core, all server processes")
+        if self.args.server_cpus:
+            report.row(
+                "server CPU cap",
+                f"{self.args.server_cpus:.0%}",
+                "of one core per process (--server-cpus), shared cores",
+            )
         report.row(
             "server RSS",
             f"{server['rss_mib_end']} MiB",

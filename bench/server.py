@@ -31,6 +31,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from .cpulimit import CpuLimit
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKDIR = ROOT / "var" / "bench"
 MD5_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
@@ -68,6 +70,7 @@ class ServerOptions:
     database_url: str | None = None
     redis_url: str | None = None
     cores: list[int] | None = None
+    cpu_share: float | None = None
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
 
@@ -98,6 +101,7 @@ class BenchServer:
         self.database_url = options.database_url or self._sqlite_url()
         self.processes: list[subprocess.Popen[bytes]] = []
         self.ports: list[int] = []
+        self.cpu_limit = CpuLimit(options.cpu_share, f"bench-{run}") if options.cpu_share else None
         self.fixture = Fixture(users=[], staff=0, rooms=[])
 
     # --- database ---------------------------------------------------------------
@@ -211,6 +215,8 @@ class BenchServer:
             )
             self.processes.append(process)
             self.ports.append(port)
+            if self.cpu_limit is not None:
+                self.cpu_limit.apply(process.pid, index)
         for index, port in enumerate(self.ports):
             try:
                 _wait_healthy(f"http://127.0.0.1:{port}", self.processes[index])
@@ -231,6 +237,8 @@ class BenchServer:
                 process.kill()
                 process.wait(5)
         self.processes.clear()
+        if self.cpu_limit is not None:
+            self.cpu_limit.remove()
 
     def cleanup(self) -> None:
         """Remove this run's database copy and logs (after `stop`)."""
@@ -290,6 +298,13 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--processes", type=int, default=1, help="server processes (needs Redis)")
     group.add_argument("--port", type=int, default=0, help="first port (default: free ports)")
     group.add_argument(
+        "--server-cpus",
+        type=float,
+        metavar="SHARE",
+        help="hold each server process to this share of one core (a cgroup CPU quota; root): "
+        "emulates a core per process on a small host, e.g. 0.35",
+    )
+    group.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL"),
         help="bench database (default: a fresh SQLite file under var/bench/); a PostgreSQL "
@@ -326,6 +341,7 @@ def options_from(args: argparse.Namespace, cores: list[int] | None) -> ServerOpt
         database_url=args.database_url,
         redis_url=redis_url,
         cores=cores,
+        cpu_share=args.server_cpus,
         env=env,
         args=list(args.server_arg),
     )

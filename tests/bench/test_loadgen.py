@@ -7,12 +7,17 @@ once, and that the report carries its fields.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.chat import schedule
+from bench.cpulimit import CpuLimit
+from bench.run import plan_cores
 from bench.scenarios.goals import GOALS, commands
 from bench.stats import latency
 from bench.wire import marker, parse_marker
@@ -90,3 +95,44 @@ def test_every_goal_has_a_command() -> None:
     for number in GOALS:
         lines = commands(number, "uvicorn", [])
         assert lines and all(line[-2:] == ["--server", "uvicorn"] for line in lines)
+
+
+def test_goal_7_holds_each_server_to_a_share_of_a_core_on_a_small_host() -> None:
+    small, large = commands(7, "daphne", [], cores=2), commands(7, "daphne", [], cores=4)
+    assert [line[line.index("--processes") + 1] for line in small] == ["1", "2"]
+    assert all(line[line.index("--server-cpus") + 1] == "0.4" for line in small)
+    assert not any("--server-cpus" in line for line in large)
+
+
+def test_server_processes_with_a_cpu_share_share_a_core() -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    if len(usable) < 2:
+        pytest.skip("needs 2 usable cores")
+    server, load, how = plan_cores("auto", 2, 0.4)
+    assert (server, load) == (usable[:1], usable[1:])
+    assert "40% of a core" in how
+    assert plan_cores("auto", 2)[0] == (usable[:2] if len(usable) >= 3 else None)
+
+
+def test_cpu_limit_puts_each_server_process_in_its_own_capped_group() -> None:
+    try:
+        limit = CpuLimit(0.4, f"bench-test-{os.getpid()}")
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    if os.geteuid() != 0:
+        pytest.skip("cgroup files need root")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        limit.apply(sleeper.pid, 0)
+        (group,) = limit.groups
+        assert str(sleeper.pid) in (group / "cgroup.procs").read_text().split()
+        if limit.v2:
+            assert (group / "cpu.max").read_text().split() == ["4000", "10000"]
+        else:
+            assert (group / "cpu.cfs_quota_us").read_text().strip() == "4000"
+            assert (group / "cpu.cfs_period_us").read_text().strip() == "10000"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        limit.remove()
+    assert not group.exists()
