@@ -2,8 +2,8 @@
 
 Goal 7 compares two server processes with one. On a host with a core for each
 server and one or more for the generator, each process simply gets its own
-core. On a smaller host (2 cores), `--server-cpus 0.35` gives every server
-process at most 35 % of a core instead: the processes share the server core,
+core. On a smaller host (2 cores), `--server-cpus 0.4` gives every server
+process at most 40 % of a core instead: the processes share the server core,
 the generator keeps the other, and two processes get twice the CPU of one, as
 they would on a larger host. Sharing a core costs the two processes context
 switches that separate cores would not, so the ratio measured this way errs

@@ -216,7 +216,11 @@ class BenchServer:
             self.processes.append(process)
             self.ports.append(port)
             if self.cpu_limit is not None:
-                self.cpu_limit.apply(process.pid, index)
+                try:
+                    self.cpu_limit.apply(process.pid, index)
+                except RuntimeError:
+                    self.stop()  # no server left running without its cap
+                    raise
         for index, port in enumerate(self.ports):
             try:
                 _wait_healthy(f"http://127.0.0.1:{port}", self.processes[index])
@@ -302,7 +306,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SHARE",
         help="hold each server process to this share of one core (a cgroup CPU quota; root): "
-        "emulates a core per process on a small host, e.g. 0.35",
+        "emulates a core per process on a small host, e.g. 0.4",
     )
     group.add_argument(
         "--database-url",

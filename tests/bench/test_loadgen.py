@@ -19,6 +19,7 @@ from bench.chat import schedule
 from bench.cpulimit import CpuLimit
 from bench.run import plan_cores
 from bench.scenarios.goals import GOALS, commands
+from bench.server import BenchServer, ServerOptions
 from bench.stats import latency
 from bench.wire import marker, parse_marker
 
@@ -136,3 +137,30 @@ def test_cpu_limit_puts_each_server_process_in_its_own_capped_group() -> None:
         sleeper.wait()
         limit.remove()
     assert not group.exists()
+
+
+def test_a_server_that_cannot_be_capped_is_not_left_running(monkeypatch: Any) -> None:
+    started: list[int] = []
+
+    class Refusing:
+        def __init__(self, share: float, name: str) -> None:
+            pass
+
+        def apply(self, pid: int, index: int) -> None:
+            started.append(pid)
+            raise RuntimeError("--server-cpus needs root (it writes cgroup files)")
+
+        def remove(self) -> None:
+            pass
+
+    monkeypatch.setattr("bench.server.CpuLimit", Refusing)
+    server = BenchServer(ServerOptions(cpu_share=0.4), run=f"test-{os.getpid()}")
+    monkeypatch.setattr(server, "command", lambda index, port: ["sleep", "60"])
+    try:
+        with pytest.raises(RuntimeError, match="needs root"):
+            server.start()
+    finally:
+        server.cleanup()
+    (pid,) = started
+    assert server.processes == []
+    assert not Path(f"/proc/{pid}").exists()
