@@ -20,6 +20,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
+# The demo runs in DEBUG: the development keys, cookies over plain HTTP. Off DEBUG
+# the settings refuse to start without SECRET_KEY and JWT_SECRET (README, "Production").
+serve: export DEBUG := true
 serve: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py demo

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .run import add_run_arguments
-from .scenarios import capacity, chat, feeds, goals, polling, sweep
+from .scenarios import capacity, chat, feeds, goals, polling, stale_flood, sweep
 from .server import add_server_arguments
 
 Scenario = Callable[[argparse.Namespace], Awaitable[None]]
@@ -46,6 +46,7 @@ def parser() -> argparse.ArgumentParser:
     capacity.register(sub, _common)
     feeds.register(sub, _common)
     polling.register(sub, _common)
+    stale_flood.register(sub, _common)
     goals.register(sub)
     return root
 

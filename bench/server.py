@@ -95,6 +95,7 @@ class BenchServer:
         self.options = options
         self.run = run
         self.secret = secrets.token_hex(32)
+        self.secret_key = secrets.token_urlsafe(50)
         self.dir = WORKDIR / run
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sqlite_path: Path | None = None
@@ -118,6 +119,7 @@ class BenchServer:
             {
                 "DJANGO_SETTINGS_MODULE": "realtime.settings",
                 "DATABASE_URL": self.database_url,
+                "SECRET_KEY": self.secret_key,
                 "JWT_SECRET": self.secret,
                 "REDIS_KEY_PREFIX": f"bench{self.run}",
                 "CHANNEL_PREFIX": f"bench{self.run}",

@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from realtime.api import StrictCharField
+from realtime.api import StrictCharField, UserOut
 from realtime.errors import FrameError
+from realtime.fields import DB_INT_MAX
 
 from . import services
 from .models import Room
@@ -26,11 +27,16 @@ class RoomIn(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200)
     is_private = serializers.BooleanField(default=False)
     members = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=1000
+        child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
+        required=False,
+        default=list,
+        max_length=1000,
     )
 
     def validate_members(self, value: list[int]) -> list[int]:
-        found = set(get_user_model().objects.filter(pk__in=value).values_list("pk", flat=True))
+        # A deactivated user is answered as a missing one: ids tell nothing more.
+        active = get_user_model().objects.filter(pk__in=value, is_active=True)
+        found = set(active.values_list("pk", flat=True))
         missing = sorted(set(value) - found)
         if missing:
             raise serializers.ValidationError(f"No such users: {missing}.")
@@ -49,6 +55,24 @@ class MessageIn(serializers.Serializer[Any]):
     client_id = StrictCharField(
         max_length=services.CLIENT_ID_MAX_LENGTH, required=False, allow_null=True
     )
+
+
+class MessageOut(serializers.Serializer[Any]):
+    """The schema of a `<message>` (PROTOCOL.md); `chat.selectors.message_json` builds it."""
+
+    type = serializers.CharField()
+    id = serializers.IntegerField()
+    seq = serializers.IntegerField()
+    room = serializers.CharField()
+    user = UserOut()
+    message = serializers.CharField()
+    client_id = serializers.CharField(allow_null=True)
+    timestamp = serializers.IntegerField()
+
+
+class HistoryOut(serializers.Serializer[Any]):
+    messages = MessageOut(many=True)
+    has_more = serializers.BooleanField()
 
 
 class HistoryQuery(serializers.Serializer[Any]):
@@ -103,7 +127,8 @@ class RoomMessagesView(APIView):
             OpenApiParameter("after", int),
             OpenApiParameter("before", int),
             OpenApiParameter("limit", int),
-        ]
+        ],
+        responses=HistoryOut,
     )
     def get(self, request: Request, slug: str) -> Response:
         room = _room(request, slug)
@@ -112,7 +137,7 @@ class RoomMessagesView(APIView):
         messages, has_more = room_history(room=room, **query.validated_data)
         return Response({"messages": messages, "has_more": has_more})
 
-    @extend_schema(request=MessageIn)
+    @extend_schema(request=MessageIn, responses={200: MessageOut, 201: MessageOut})
     def post(self, request: Request, slug: str) -> Response:
         room = _room(request, slug)
         form = MessageIn(data=request.data)
@@ -125,6 +150,8 @@ class RoomMessagesView(APIView):
                 client_id=form.validated_data.get("client_id"),
             )
         except FrameError as exc:
+            if exc.code == "forbidden":
+                raise exceptions.PermissionDenied(exc.message) from None
             raise exceptions.ValidationError({"message": [exc.message]}) from None
         return Response(
             message_json(message, room_slug=room.slug),

@@ -116,6 +116,9 @@ class ChatConsumer(RealtimeConsumer):
         self.target = self.room.slug
         self.presence_group = services.room_group(self.room)
 
+    async def reauthorize(self) -> None:
+        self.room = await _room_to_enter((self.room.slug, self.user))
+
     async def on_open(self) -> None:
         self.hold()
         await self.join(services.room_group(self.room))

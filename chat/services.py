@@ -62,18 +62,28 @@ def _existing(room: Room, user: AbstractBaseUser, client_id: str | None) -> Mess
     return Message.objects.filter(room=room, user_id=user.pk, client_id=client_id).first()
 
 
-def _next_seq(room: Room) -> int:
+def _next_seq(room: Room, user: AbstractBaseUser) -> int:
     """Take the room's next seq. The UPDATE holds the room's row lock until commit:
     posts to one room queue here, so seqs are handed out in commit order, without gaps.
+
+    The same statement checks that `user` may still post (a private room's
+    member), so access removed a moment ago holds without a query of its own.
+    Raises FrameError (`forbidden`) or Room.DoesNotExist.
     """
-    table = connection.ops.quote_name(Room._meta.db_table)
+    quote = connection.ops.quote_name
+    table = quote(Room._meta.db_table)
+    members = quote(Room.members.through._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq",
-            [room.pk],
+            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE id = %s AND (NOT is_private"
+            f" OR EXISTS (SELECT 1 FROM {members} WHERE room_id = %s AND user_id = %s))"
+            " RETURNING last_seq",
+            [room.pk, room.pk, user.pk],
         )
         row = cursor.fetchone()
     if row is None:
+        if Room.objects.filter(pk=room.pk).exists():
+            raise FrameError("forbidden", "you are not a member of this room")
         raise Room.DoesNotExist(f"room {room.pk} is gone")
     return int(row[0])
 
@@ -90,7 +100,7 @@ def room_post_message(
     _check_body(body, client_id)
     try:
         with transaction.atomic():
-            seq = _next_seq(room)
+            seq = _next_seq(room, user)
             message = Message.objects.create(
                 room=room, seq=seq, user_id=user.pk, body=body, client_id=client_id
             )

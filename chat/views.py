@@ -39,7 +39,8 @@ def room_list(request: HttpRequest) -> HttpResponse:
 def room_page(request: HttpRequest, slug: str) -> HttpResponse:
     room = get_object_or_404(Room, slug=slug)
     if not room_may_enter(room=room, user=request.user):  # type: ignore[arg-type]
-        return render(request, "chat/forbidden.html", {"room": room}, status=403)
+        # Nothing of the room is shown: its name is for its members only.
+        return render(request, "chat/forbidden.html", status=403)
     return render(request, "chat/room.html", {"room": room, "read_markers": _read_markers(room)})
 
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from realtime.errors import FrameError
-from realtime.fields import has_lone_surrogate
+from realtime.fields import DB_INT_MAX, has_lone_surrogate
 
 from . import services
 from .models import MAX_ID, TITLE_MAX_LENGTH, Document
@@ -34,7 +34,10 @@ class DocIn(serializers.Serializer[Any]):
     content = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     access = serializers.ChoiceField(choices=Document.Access.values, default=Document.Access.PUBLIC)
     editors = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=1000
+        child=serializers.IntegerField(min_value=1, max_value=DB_INT_MAX),
+        required=False,
+        default=list,
+        max_length=1000,
     )
 
     def validate_title(self, value: str) -> str:
@@ -50,7 +53,9 @@ class DocIn(serializers.Serializer[Any]):
         return value
 
     def validate_editors(self, value: list[int]) -> list[int]:
-        found = set(get_user_model().objects.filter(pk__in=value).values_list("pk", flat=True))
+        # A deactivated user is answered as a missing one: ids tell nothing more.
+        active = get_user_model().objects.filter(pk__in=value, is_active=True)
+        found = set(active.values_list("pk", flat=True))
         missing = sorted(set(value) - found)
         if missing:
             raise serializers.ValidationError(f"No such users: {missing}.")

@@ -8,6 +8,12 @@ processes, an ack before the op it was transformed past), so they wait in
 `arrived` until the versions before them are in. After a reconnect, the
 unacked op is resent as it was first sent (same base version and op_id).
 
+The server bounds the work of one op: an op of more than OP_MAX_COMPONENTS
+components is sent as several, and an op refused with `stale_version` (too
+far behind to transform) is caught up with `sync` and sent again, same
+op_id, from the version the client has reached. A `sync` reply with
+`has_more` is followed by the next `sync`.
+
 The tests and the benchmark drive it over real sockets; the caller moves
 frames: `receive(frame)` in, `take_frames()` out.
 """
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ot import (
+    OP_MAX_COMPONENTS,
     Op,
     apply,
     components_to_op,
@@ -30,6 +37,9 @@ from .ot import (
 
 Frame = dict[str, Any]
 
+# Times in a row an op may be refused as too far behind before the client gives up.
+MAX_REBASES = 10
+
 
 @dataclass
 class InFlight:
@@ -38,6 +48,8 @@ class InFlight:
     op: Op
     op_id: str
     frame: Frame
+    # Refused as too far behind: the document's version then; resent once reached.
+    stale_at: int | None = None
 
 
 @dataclass
@@ -60,6 +72,8 @@ class CollabClient:
     prefix: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     counter: int = 0
     greeted: bool = False
+    # `stale_version` refusals of the op in flight since the last ack.
+    rebases: int = 0
 
     # --- the connection ----------------------------------------------------------
 
@@ -113,16 +127,23 @@ class CollabClient:
             return
         self.counter += 1
         op_id = f"{self.prefix}-{self.counter}"
+        op, self.buffer = _cut(self.buffer, self._server_length())
         frame = {
             "action": "op",
             "version": self.version,
-            "ops": op_to_components(self.buffer),
+            "ops": op_to_components(op),
             "op_id": op_id,
             "ref": op_id,
         }
-        self.inflight = InFlight(op=self.buffer, op_id=op_id, frame=frame)
-        self.buffer = []
+        self.inflight = InFlight(op=op, op_id=op_id, frame=frame)
         self.outbox.append(frame)
+
+    def _server_length(self) -> int:
+        """The length of the server's text at this client's version."""
+        length = len(self.text) - op_length_change(self.buffer)
+        if self.inflight is not None:
+            length -= op_length_change(self.inflight.op)
+        return length
 
     def resend(self) -> None:
         """Send the op in flight again (after a `rate_limited` reply)."""
@@ -144,6 +165,8 @@ class CollabClient:
         elif kind == "ops":
             for entry in frame["ops"]:
                 self._arrive(entry)
+            if frame.get("has_more") and not self.broken:
+                self.outbox.append(self.sync_frame())
         elif kind == "error":
             self._error(frame)
 
@@ -152,11 +175,52 @@ class CollabClient:
         return {"action": "sync", "version": self.version}
 
     def _error(self, frame: Frame) -> None:
-        mine = self.inflight is not None and frame.get("ref") == self.inflight.op_id
+        inflight = self.inflight
+        mine = inflight is not None and frame.get("ref") == inflight.op_id
         if frame["code"] == "rate_limited" and mine:
             self.retry_after_ms = int(frame.get("retry_after_ms") or 1)
+        elif frame["code"] == "stale_version" and mine and self._may_rebase(frame):
+            assert inflight is not None
+            inflight.stale_at = int(frame["version"])
+            self.rebases += 1
+            if self.version < inflight.stale_at:
+                self.outbox.append(self.sync_frame())
+            self._rebase()
         elif mine or frame["code"] == "stale_version":
             self.broken = f"{frame['code']}: {frame['message']}"
+
+    def _may_rebase(self, frame: Frame) -> bool:
+        """True when a `stale_version` for the op in flight can be repaired by catching up."""
+        version = frame.get("version")
+        return (
+            self.inflight is not None
+            and isinstance(version, int)
+            and version >= self.inflight.frame["version"]
+            and self.rebases < MAX_REBASES
+        )
+
+    def _rebase(self) -> None:
+        """Send the op refused as too far behind again, once this client has caught up.
+
+        The op in flight has been transformed past every server op applied
+        since it was sent, so it is sent as it stands, from this version,
+        with the same op_id (the server had not committed it).
+        """
+        inflight = self.inflight
+        if inflight is None or inflight.stale_at is None or self.version < inflight.stale_at:
+            return
+        inflight.stale_at = None
+        first, later = _cut(inflight.op, self._server_length())
+        if later:
+            self.buffer = compose(later, self.buffer)
+        inflight.op = first
+        inflight.frame = {
+            **inflight.frame,
+            "version": self.version,
+            "ops": op_to_components(first),
+        }
+        if self.online:
+            self.outbox.append(inflight.frame)
 
     def _arrive(self, event: Frame) -> None:
         version = event["version"]
@@ -167,6 +231,7 @@ class CollabClient:
             inflight = self.inflight
             if inflight is not None and (ready.get("ack") or ready.get("op_id") == inflight.op_id):
                 self.inflight = None
+                self.rebases = 0
                 self.version += 1
                 self._flush()
             elif ready.get("ack"):
@@ -174,12 +239,10 @@ class CollabClient:
                 return
             else:
                 self._apply_remote(ready["ops"])
+        self._rebase()
 
     def _apply_remote(self, components: list[Frame]) -> None:
-        server_length = len(self.text) - op_length_change(self.buffer)
-        if self.inflight is not None:
-            server_length -= op_length_change(self.inflight.op)
-        op = components_to_op(components, server_length)
+        op = components_to_op(components, self._server_length())
         if self.inflight is not None:
             mine = self.inflight.op
             self.inflight.op = transform(mine, op, "right")
@@ -190,3 +253,12 @@ class CollabClient:
             op = transform(op, buffered, "left")
         self.text = apply(self.text, op)
         self.version += 1
+
+
+def _cut(op: Op, length: int) -> tuple[Op, Op]:
+    """`op` (on a text of `length`) as its first OP_MAX_COMPONENTS components, and the rest."""
+    wire = op_to_components(op)
+    if len(wire) <= OP_MAX_COMPONENTS:
+        return op, []
+    first = components_to_op(wire[:OP_MAX_COMPONENTS], length)
+    return first, components_to_op(wire[OP_MAX_COMPONENTS:], length + op_length_change(first))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from realtime import errors
 from realtime.consumers import RealtimeConsumer, action
+from realtime.db import db_parallel, db_turn
 from realtime.errors import Refuse, invalid
 from realtime.fields import int_field, text_field
 from realtime.frames import Frame
@@ -17,10 +17,11 @@ from realtime.ratelimit import rate_take
 
 from . import peers, services
 from .models import MAX_ID, Document
+from .ot import OP_MAX_COMPONENTS
 from .selectors import doc_may_read
 
-# Frames are at most MAX_FRAME_BYTES, so this only stops absurd lists early.
-_MAX_COMPONENTS = 10_000
+# The work of transforming an op grows with its components: clients send more as several ops.
+_MAX_COMPONENTS = OP_MAX_COMPONENTS
 _LIMITED_ACTIONS = frozenset({"op", "cursor"})
 
 
@@ -53,14 +54,17 @@ class CollabConsumer(RealtimeConsumer):
 
     async def admit(self) -> None:
         doc_id = int(self.scope["url_route"]["kwargs"]["doc_id"])
-        document = await database_sync_to_async(_document_for)(doc_id, self.user)
+        document = await db_parallel(_document_for)(doc_id, self.user)
         self.document_id = document.pk
         self.target = str(document.pk)
+
+    async def reauthorize(self) -> None:
+        await db_parallel(_document_for)(self.document_id, self.user)
 
     async def on_open(self) -> None:
         self.hold()
         await self.join(services.doc_group(self.document_id))
-        hello = await database_sync_to_async(peers.peer_join)(
+        hello = await db_parallel(peers.peer_join)(
             document_id=self.document_id, user=self.user, socket_id=self.socket_id
         )
         self.greeted_version = hello["version"]
@@ -94,14 +98,17 @@ class CollabConsumer(RealtimeConsumer):
         components = _components(frame)
         op_id = text_field(frame, "op_id", max_length=services.OP_ID_MAX_LENGTH, required=False)
         assert version is not None
-        commit = await database_sync_to_async(services.doc_apply_op)(
-            document_id=self.document_id,
-            user=self.user,
-            socket_id=self.socket_id,
-            base_version=version,
-            components=components,
-            op_id=op_id,
-        )
+        # One op per user and per document at a time in this process: the rest
+        # wait here, not on the database's lock in a thread of the pool.
+        async with db_turn(self._user_turn, f"collab-doc:{self.document_id}"):
+            commit = await db_parallel(services.doc_apply_op)(
+                document_id=self.document_id,
+                user=self.user,
+                socket_id=self.socket_id,
+                base_version=version,
+                components=components,
+                op_id=op_id,
+            )
         return {"type": "ack", "version": commit.version, "op_id": op_id}
 
     @action("cursor")
@@ -110,19 +117,26 @@ class CollabConsumer(RealtimeConsumer):
         selection_end = int_field(frame, "selection_end", required=False, minimum=0)
         version = int_field(frame, "version", required=False, minimum=0)
         assert position is not None
-        await database_sync_to_async(peers.peer_move_cursor)(
-            document_id=self.document_id,
-            user=self.user,
-            socket_id=self.socket_id,
-            position=position,
-            selection_end=selection_end,
-            version=version,
-        )
+        async with db_turn(self._user_turn):
+            await db_parallel(peers.peer_move_cursor)(
+                document_id=self.document_id,
+                user=self.user,
+                socket_id=self.socket_id,
+                position=position,
+                selection_end=selection_end,
+                version=version,
+            )
 
     @action("sync")
     async def sync(self, frame: Frame) -> Frame:
         version = int_field(frame, "version", minimum=0)
         assert version is not None
-        return await database_sync_to_async(services.doc_ops_since)(
-            document_id=self.document_id, version=version
-        )
+        async with db_turn(self._user_turn):
+            return await db_parallel(services.doc_ops_since)(
+                document_id=self.document_id, version=version
+            )
+
+    @property
+    def _user_turn(self) -> str:
+        """The turn all of a user's collab frames share in this process."""
+        return f"collab-user:{self.user.pk}"

@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .models import DocumentOp, Snapshot
-from .ot import Op, apply, components_to_op
+from .ot import Budget, Op, apply, components_to_op
+
+# Ops read per query when walking the log back under a budget: few, so that a
+# read the budget stops has fetched little past it.
+_CHUNK = 32
+# What reading one op back costs a budget, in transform component steps (about
+# a microsecond each): the row and its JSON, and rebuilding each component.
+READ_OP_STEPS = 25
+READ_COMPONENT_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -43,31 +51,53 @@ def wire_length_change(components: Sequence[dict[str, Any]]) -> int:
     return change
 
 
-def committed_since(*, document_id: int, after: int, version: int, length: int) -> Since | None:
+def committed_since(
+    *,
+    document_id: int,
+    after: int,
+    version: int,
+    length: int,
+    budget: Budget | None = None,
+    incoming: int = 0,
+) -> Since | None:
     """The ops with `after` < version <= `version`, given the text `length` at `version`.
 
     None when some of them are no longer kept (pruned). The caller holds a
     view of the document at `version` (the row lock, or a consistent read).
+    With `budget`, the ops are read newest first, a few at a time, and each
+    spends READ_OP_STEPS + READ_COMPONENT_STEPS per component before it is
+    rebuilt: WorkExceeded is raised before the first one that would
+    overspend, having read at most a chunk past it. `incoming` is the size of
+    the op to be transformed past them: each op read must also leave room
+    for that transform (at least both sizes), or none is rebuilt in vain.
     """
     if after >= version:
         return Since(ops=[], base_length=length)
-    rows = list(
-        DocumentOp.objects.filter(document_id=document_id, version__gt=after, version__lte=version)
-        .order_by("version")
-        .values_list("version", "ops", "client")
-    )
-    if len(rows) != version - after:
-        return None
-    befores: list[int] = []
-    for _version, components, _client in reversed(rows):
-        length -= wire_length_change(components)
-        befores.append(length)
-    befores.reverse()
-    ops = [
-        Committed(version=row_version, op=components_to_op(components, before), client=client)
-        for (row_version, components, client), before in zip(rows, befores, strict=True)
-    ]
-    return Since(ops=ops, base_length=befores[0])
+    newest_first: list[Committed] = []
+    upto = version
+    floor = 0  # transform steps the ops read so far will take, at least
+    while upto > after:
+        low = max(after, upto - _CHUNK) if budget is not None else after
+        rows = (
+            DocumentOp.objects.filter(document_id=document_id, version__gt=low, version__lte=upto)
+            .order_by("-version")
+            .values_list("version", "ops", "client")
+        )
+        for row_version, components, client in rows:
+            if row_version != upto:
+                return None
+            if budget is not None:
+                budget.spend(READ_OP_STEPS + READ_COMPONENT_STEPS * len(components))
+                floor += incoming + len(components)
+                budget.check(floor)
+            length -= wire_length_change(components)
+            op = components_to_op(components, length)
+            newest_first.append(Committed(version=row_version, op=op, client=client))
+            upto -= 1
+        if upto != low:
+            return None
+    newest_first.reverse()
+    return Since(ops=newest_first, base_length=length)
 
 
 def text_at(*, document_id: int, version: int) -> str | None:

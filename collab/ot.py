@@ -34,11 +34,14 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
 __all__ = [
+    "OP_MAX_COMPONENTS",
+    "Budget",
     "Component",
     "Delete",
     "Op",
     "OpError",
     "Side",
+    "WorkExceeded",
     "apply",
     "check_op",
     "components_to_op",
@@ -58,8 +61,34 @@ __all__ = [
 ]
 
 
+# The most components one `op` frame may carry (docs/protocol.md); clients send more as several.
+OP_MAX_COMPONENTS = 1000
+
+
 class OpError(ValueError):
     """An operation is malformed or does not fit the text it is applied to."""
+
+
+class WorkExceeded(Exception):
+    """A :class:`Budget` of component steps would be overspent."""
+
+
+@dataclass(slots=True)
+class Budget:
+    """Component steps left for reading ops back and transforming past them."""
+
+    left: int
+
+    def spend(self, steps: int) -> None:
+        """Take ``steps`` off, or raise :class:`WorkExceeded` (taking nothing) if too few left."""
+        if steps > self.left:
+            raise WorkExceeded(f"{steps} component steps needed, {self.left} left")
+        self.left -= steps
+
+    def check(self, steps: int) -> None:
+        """Raise :class:`WorkExceeded` unless ``steps`` could still be spent."""
+        if steps > self.left:
+            raise WorkExceeded(f"{steps} component steps needed, {self.left} left")
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,12 +688,16 @@ def compose_all(ops: Iterable[Op]) -> Op:
     return result
 
 
-def transform_against(op: Op, committed: Sequence[Op]) -> Op:
+def transform_against(op: Op, committed: Sequence[Op], budget: Budget | None = None) -> Op:
     """Transform an incoming ``op`` past ops committed after its base version.
 
     The server's rule (PROTOCOL.md): the incoming op is on the right of each
-    committed op, so a committed insert at the same point stays first.
+    committed op, so a committed insert at the same point stays first. With
+    ``budget``, each transform first spends ``len(op) + len(other)`` (what it
+    walks); :class:`WorkExceeded` is raised before the one that would overspend.
     """
     for other in committed:
+        if budget is not None:
+            budget.spend(len(op) + len(other))
         op = transform(op, other, "right")
     return op

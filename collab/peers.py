@@ -10,6 +10,7 @@ writing each cursor on each commit.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -21,7 +22,7 @@ from realtime.frames import Frame, user_json
 
 from .history import Committed, committed_since
 from .models import Document, Peer
-from .ot import transform_position
+from .ot import Budget, WorkExceeded, transform_position
 from .selectors import doc_may_edit, peer_json, user_color, user_with_color
 from .services import doc_group
 
@@ -39,15 +40,24 @@ def _moved(peers: list[Peer], document: Document) -> list[Frame]:
     """`peers` as `<peer>` frames, their cursors moved to `document.version`.
 
     The peers must have been read before the document, so none is newer.
-    Cursors older than the ops kept stay where they were, within the text.
+    Cursors older than the ops kept, or further behind than
+    COLLAB_MAX_TRANSFORM_WORK lets a read move them, stay where they were,
+    within the text.
     """
     if not peers:
         return []
     length = len(document.content)
     oldest = min(peer.version for peer in peers)
-    since = committed_since(
-        document_id=document.pk, after=oldest, version=document.version, length=length
-    )
+    try:
+        since = committed_since(
+            document_id=document.pk,
+            after=oldest,
+            version=document.version,
+            length=length,
+            budget=Budget(settings.COLLAB_MAX_TRANSFORM_WORK),
+        )
+    except WorkExceeded:
+        since = None  # as for cursors older than the log: a greeting must stay cheap
     ops = since.ops if since is not None else []
     result = []
     for peer in peers:
@@ -131,7 +141,18 @@ def peer_move_cursor(
             f"version {version} is ahead of the document (version {current})",
             version=current,
         )
-    since = committed_since(document_id=document_id, after=version, version=current, length=length)
+    try:
+        since = committed_since(
+            document_id=document_id,
+            after=version,
+            version=current,
+            length=length,
+            budget=Budget(settings.COLLAB_MAX_TRANSFORM_WORK),
+        )
+    except WorkExceeded:
+        raise FrameError(
+            "stale_version", f"version {version} is too far behind to move to", version=current
+        ) from None
     if since is None:
         raise FrameError(
             "stale_version", f"version {version} is older than the ops kept", version=current

@@ -34,6 +34,7 @@ def doc_page(request: HttpRequest, doc_id: int) -> HttpResponse:
     document = get_object_or_404(Document, pk=doc_id)
     user = request.user
     if not doc_may_read(document=document, user=user):  # type: ignore[arg-type]
-        return render(request, "collab/forbidden.html", {"document": document}, status=403)
+        # Nothing of the document is shown: its title is for those who may read it.
+        return render(request, "collab/forbidden.html", status=403)
     can_edit = doc_may_edit(document=document, user=user)  # type: ignore[arg-type]
     return render(request, "collab/editor.html", {"document": document, "can_edit": can_edit})

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
 from django.contrib.auth.base_user import AbstractBaseUser
 
 from realtime import errors
 from realtime.consumers import RealtimeConsumer, action
+from realtime.db import db_parallel
 from realtime.errors import Refuse
 from realtime.fields import ref_of
 from realtime.frames import Frame
@@ -34,8 +34,12 @@ class DashboardConsumer(RealtimeConsumer):
 
     async def admit(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["dashboard_slug"]
-        self.dashboard = await database_sync_to_async(_dashboard_for)(slug, self.user)
+        self.dashboard = await db_parallel(_dashboard_for)(slug, self.user)
         self.target = self.dashboard.slug
+
+    async def reauthorize(self) -> None:
+        slug = self.dashboard.slug
+        self.dashboard = await db_parallel(_dashboard_for)(slug, self.user)
 
     async def on_open(self) -> None:
         await publisher_ensure_started()
@@ -50,7 +54,7 @@ class DashboardConsumer(RealtimeConsumer):
         """
         seen: int | None = None
         try:
-            snapshot = await database_sync_to_async(dashboard_snapshot)(dashboard=self.dashboard)
+            snapshot = await db_parallel(dashboard_snapshot)(dashboard=self.dashboard)
             if ref is not None:
                 snapshot["ref"] = ref
             await self.send_frame(snapshot)

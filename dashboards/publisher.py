@@ -15,10 +15,10 @@ import logging
 import time
 import weakref
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from realtime.broadcast import channel_layer
+from realtime.db import db_parallel
 from realtime.process import PROCESS_ID
 from realtime.redis import get_redis
 
@@ -82,7 +82,7 @@ class Publisher:
                 log.info("dashboards publisher: %s lost the lease", PROCESS_ID)
         if held:
             probes = {"channel_layer_latency_ms": await self.layer_latency_ms()}
-            await database_sync_to_async(dashboards_publish)(publisher=PROCESS_ID, probes=probes)
+            await db_parallel(dashboards_publish)(publisher=PROCESS_ID, probes=probes)
 
     async def layer_latency_ms(self) -> float | None:
         """Milliseconds for a message to reach this process through the channel layer."""

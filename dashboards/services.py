@@ -1,6 +1,6 @@
 """Every write of dashboards, and every push that follows one.
 
-Services are sync (call them from async code through `database_sync_to_async`).
+Services are sync (call them from async code through `realtime.db.db_parallel`).
 A dashboard's state row is the single source of its `seq`: every update is
 stored under that row's lock and published after the commit, whichever process
 publishes it, so seqs never repeat or skip across processes.

@@ -24,7 +24,8 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
 def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
     dashboard = get_object_or_404(Dashboard, slug=slug)
     if not dashboard_may_open(dashboard=dashboard, user=request.user):  # type: ignore[arg-type]
-        return render(request, "dashboards/forbidden.html", {"dashboard": dashboard}, status=403)
+        # Nothing of a dashboard the user may not open, not even its title.
+        return render(request, "dashboards/forbidden.html", status=403)
     tiles = [METRICS[name] for name in dashboard.metrics if name in METRICS]
     engagement = any(tile.name in ENGAGEMENT for tile in tiles)
     context = {"dashboard": dashboard, "tiles": tiles, "engagement": engagement}

@@ -21,8 +21,10 @@ from .models import (
     PriceWatch,
     Product,
     QueuedNotification,
+    ServiceToken,
     SystemAlert,
 )
+from .service_tokens import service_token_create, service_tokens_revoke
 
 Status = Notification.Status
 
@@ -167,3 +169,66 @@ class PriceWatchAdmin(admin.ModelAdmin[PriceWatch]):
     list_display = ["id", "user", "product", "threshold", "armed", "created"]
     list_select_related = ["user", "product"]
     list_filter = ["armed"]
+
+
+class _RevokedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("live", "live"), ("revoked", "revoked")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("live", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "live")
+        return queryset
+
+
+@admin.register(ServiceToken)
+class ServiceTokenAdmin(admin.ModelAdmin[ServiceToken]):
+    """Tokens other systems publish notifications with; adding one shows its secret once.
+
+    Rows are never changed or deleted here, only revoked: they are the record
+    of who could publish, and when each was last used.
+    """
+
+    list_display = ["id", "name", "scope", "created_by", "created", "last_used", "revoked_at"]
+    list_filter = [_RevokedFilter, "scope"]
+    list_select_related = ["created_by"]
+    search_fields = ["name"]
+    fields = ["name", "scope", "created_by", "created", "last_used", "revoked_at"]
+    readonly_fields = ["created_by", "created", "last_used", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("notifications.change_servicetoken")
+
+    def save_model(self, request: HttpRequest, obj: ServiceToken, form: Any, change: bool) -> None:
+        token, secret = service_token_create(
+            name=obj.name,
+            scope=obj.scope,
+            created_by=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk, obj.key_hash, obj.created, obj.created_by = (
+            token.pk,
+            token.key_hash,
+            token.created,
+            token.created_by,
+        )
+        self.message_user(
+            request,
+            f"The secret of service token {token.name!r} is {secret} . "
+            "Copy it now: it is not shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke: refused from the next request", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ServiceToken]) -> None:
+        count = service_tokens_revoke(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Revoked {count} service token(s).", messages.SUCCESS)

@@ -8,16 +8,18 @@ from typing import Any, cast
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.fields import DB_INT_MAX, DB_INT_MIN
 from realtime.frames import to_ms
 
 from . import services
 from .models import Notification, Order
-from .permissions import CanSendNotifications
+from .permissions import CanSendNotifications, ServiceTokenAuthentication
 from .selectors import notification_json, notifications_of
 from .sources import order_place
 
@@ -62,6 +64,8 @@ class RecipientsField(serializers.Field):
             raise serializers.ValidationError('Give a non-empty list of user ids, or "all".')
         if len(data) > MAX_LISTED_USERS:
             raise serializers.ValidationError(f'At most {MAX_LISTED_USERS} ids; use "all".')
+        if not all(1 <= v <= DB_INT_MAX for v in data):
+            raise serializers.ValidationError(f"User ids are from 1 to {DB_INT_MAX}.")
         wanted = set(data)
         found = set(
             get_user_model()
@@ -92,7 +96,10 @@ class Created(serializers.Serializer[Any]):
 
 class ReadIn(serializers.Serializer[Any]):
     ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False, min_length=1, max_length=1000
+        child=serializers.IntegerField(min_value=DB_INT_MIN, max_value=DB_INT_MAX),
+        required=False,
+        min_length=1,
+        max_length=1000,
     )
     all = serializers.BooleanField(required=False)
 
@@ -107,9 +114,15 @@ class Unread(serializers.Serializer[Any]):
 
 
 class NotificationListView(generics.ListAPIView[Notification]):
-    """The user's notifications, newest first (GET); send notifications (POST, staff)."""
+    """The user's notifications, newest first (GET); send notifications (POST, staff).
+
+    The one endpoint a service token is accepted by (POST only: permissions.py).
+    """
 
     serializer_class = NotificationOut
+
+    def get_authenticators(self) -> list[BaseAuthentication]:
+        return [ServiceTokenAuthentication(), *super().get_authenticators()]
 
     def get_permissions(self) -> list[BasePermission]:
         if self.request.method == "POST":

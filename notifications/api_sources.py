@@ -15,11 +15,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from realtime.api import UserOut
+from realtime.fields import DB_INT_MAX, DB_INT_MIN
 from realtime.frames import to_ms, user_json
 
 from . import sources
 from .models import FriendRequest, PriceWatch, Product, SystemAlert
+from .services import TITLE_MAX_LENGTH, NotifyInvalid
 from .sources import SourceError
+
+# A price drop is announced as "Price drop: <name>", a notification title.
+PRODUCT_NAME_MAX_LENGTH = TITLE_MAX_LENGTH - len("Price drop: ")
 
 
 def _price(**kwargs: Any) -> serializers.DecimalField:
@@ -46,11 +52,6 @@ class StaffWrites(BasePermission):
 # --- friend requests ------------------------------------------------------------
 
 
-class UserOut(serializers.Serializer[Any]):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-
-
 class FriendRequestOut(serializers.Serializer[FriendRequest]):
     id = serializers.IntegerField()
     from_user = UserOut()
@@ -69,7 +70,9 @@ class FriendRequestOut(serializers.Serializer[FriendRequest]):
 
 
 class FriendRequestIn(serializers.Serializer[Any]):
-    to = serializers.IntegerField(help_text="the user id to befriend")
+    to = serializers.IntegerField(
+        min_value=DB_INT_MIN, max_value=DB_INT_MAX, help_text="the user id to befriend"
+    )
 
 
 class FriendRequestListView(generics.ListAPIView[FriendRequest]):
@@ -142,7 +145,7 @@ class ProductOut(serializers.Serializer[Product]):
 
 
 class ProductIn(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=PRODUCT_NAME_MAX_LENGTH)
     price = _price()
 
 
@@ -192,7 +195,12 @@ class ProductDetailView(APIView):
         product = get_object_or_404(Product, pk=pk)
         form = PriceIn(data=request.data)
         form.is_valid(raise_exception=True)
-        sources.product_set_price(product_id=product.pk, price=form.validated_data["price"])
+        try:
+            sources.product_set_price(product_id=product.pk, price=form.validated_data["price"])
+        except NotifyInvalid:  # a name longer than the API allows, set in the admin
+            raise exceptions.ValidationError(
+                {"name": [f"Shorten the name to {PRODUCT_NAME_MAX_LENGTH} characters first."]}
+            ) from None
         return Response(ProductOut(get_object_or_404(_products(request), pk=pk)).data)
 
 

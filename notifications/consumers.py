@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from realtime.consumers import RealtimeConsumer, action
+from realtime.db import db_parallel
 from realtime.errors import invalid
 from realtime.fields import int_list_field
 from realtime.frames import Frame, encode
@@ -62,13 +62,13 @@ class NotificationConsumer(RealtimeConsumer):
         hub = get_hub()
         for group, listener in self.listeners:
             await hub.join(group, listener)
-        unread, backlog = await database_sync_to_async(delivery_greeting)(user_id=self.user.pk)
+        unread, backlog = await db_parallel(delivery_greeting)(user_id=self.user.pk)
         # Sent directly, in order, and not through the outbox: a long backlog is not
         # a slow client.
         await self._send_now(encode({"type": "hello", "unread": unread, "backlog": len(backlog)}))
-        for notification_id, text in backlog:
+        for pending_id, text in backlog:
             await self._send_now(text)
-            self.inflight[notification_id] = time.monotonic()
+            self.inflight[pending_id] = time.monotonic()
         heard, self.heard = self.heard or [], None
         sent = {notification_id for notification_id, _ in backlog}
         count_changed = False
@@ -79,7 +79,7 @@ class NotificationConsumer(RealtimeConsumer):
                 self.offer(notification_id, text)
         if count_changed:
             # An `unread` frame heard during the greeting may predate the backlog.
-            unread = await database_sync_to_async(unread_count)(user_id=self.user.pk)
+            unread = await db_parallel(unread_count)(user_id=self.user.pk)
             await self.send_frame({"type": "unread", "unread": unread})
         redelivery_watch(self)
 
@@ -114,7 +114,7 @@ class NotificationConsumer(RealtimeConsumer):
     @action("ack")
     async def ack(self, frame: Frame) -> Frame:
         ids = int_list_field(frame, "ids")
-        mine = await database_sync_to_async(services.notifications_ack)(user=self.user, ids=ids)
+        mine = await db_parallel(services.notifications_ack)(user=self.user, ids=ids)
         for notification_id in mine:
             self.inflight.pop(notification_id, None)
         return {"type": "ack", "ids": mine}
@@ -127,7 +127,7 @@ class NotificationConsumer(RealtimeConsumer):
         if everything and frame["all"] is not True:
             raise invalid("`all` must be true")
         ids = None if everything else int_list_field(frame, "ids")
-        unread = await database_sync_to_async(services.notifications_mark_read)(
+        unread = await db_parallel(services.notifications_mark_read)(
             user=self.user, ids=ids, everything=everything, socket_id=self.socket_id
         )
         for notification_id in list(self.inflight) if everything else ids or []:

@@ -196,3 +196,35 @@ class PriceWatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} watches {self.product_id} at {self.threshold}"
+
+
+class ServiceToken(models.Model):
+    """A credential another system uses to publish notifications, and for nothing else.
+
+    `Authorization: Bearer rts_...` is accepted by `POST /api/notifications/`
+    only. The secret is shown once, when the token is created; only its
+    SHA-256 is stored. Revoking takes effect on the next request.
+    """
+
+    class Scope(models.TextChoices):
+        PUBLISH = "notifications.publish", "publish notifications"
+
+    name = models.CharField(max_length=100, help_text="what uses it, e.g. billing")
+    scope = models.CharField(max_length=32, choices=Scope.choices, default=Scope.PUBLISH)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_used = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

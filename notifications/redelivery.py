@@ -19,8 +19,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from channels.db import database_sync_to_async
 from django.conf import settings
+
+from realtime.db import db_parallel
 
 from .delivery import delivery_retry
 from .services import notifications_expire
@@ -92,7 +93,7 @@ async def redelivery_tick(state: _Loop | None = None) -> None:
     pushed, state.pushed = state.pushed, set()
     if due or pushed:
         every_due = {key for keys in due.values() for key in keys}
-        frames = await database_sync_to_async(delivery_retry)(due=every_due, pushed=pushed)
+        frames = await db_parallel(delivery_retry)(due=every_due, pushed=pushed)
         now = time.monotonic()
         for sock, keys in due.items():
             for key in keys:
@@ -106,7 +107,7 @@ async def redelivery_tick(state: _Loop | None = None) -> None:
                     sock.push(text)
     if time.monotonic() >= state.next_expiry:
         state.next_expiry = time.monotonic() + EXPIRE_EVERY_SECONDS
-        moved = await database_sync_to_async(notifications_expire)()
+        moved = await db_parallel(notifications_expire)()
         if moved:
             log.info("moved %d notifications to the dead-letter queue", moved)
 

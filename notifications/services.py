@@ -16,7 +16,6 @@ from collections.abc import Generator, Iterable
 from datetime import timedelta
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from realtime.broadcast import group_name, publish
+from realtime.db import db_parallel
 from realtime.frames import Frame
 
 from .fanout import batch_frame
@@ -124,7 +124,7 @@ def notify(
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return Notified(ids=work())
-    task = loop.create_task(database_sync_to_async(work)())
+    task = loop.create_task(db_parallel(work)())
     _running.add(task)  # a task nobody awaits must not be collected while it runs
     task.add_done_callback(_running.discard)
     return Notified(task=task)

@@ -8,8 +8,11 @@ so the notification exists exactly when the event does.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -60,8 +63,48 @@ def _lock_pair(first: int, second: int) -> None:
     list(get_user_model().objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
 
+def _in_words(seconds: float) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            count = math.ceil(seconds / size)
+            return f"{count} {unit}s"
+    count = max(1, math.ceil(seconds))
+    return f"{count} second{'s' if count != 1 else ''}"
+
+
+def _check_cooldown(*, from_user: AbstractBaseUser, to_user: AbstractBaseUser) -> None:
+    """A request `to_user` declined may be sent again only FRIEND_REQUEST_COOLDOWN_SECONDS later.
+
+    Otherwise sending again would notify them again at once, as often as the sender liked.
+    """
+    cooldown = timedelta(seconds=settings.FRIEND_REQUEST_COOLDOWN_SECONDS)
+    declined = (
+        FriendRequest.objects.filter(
+            from_user=from_user.pk,
+            to_user=to_user.pk,
+            status=FriendRequest.Status.DECLINED,
+            responded__gt=timezone.now() - cooldown,
+        )
+        .order_by("-responded")
+        .values_list("responded", flat=True)
+        .first()
+    )
+    if declined is not None:
+        left = (declined + cooldown - timezone.now()).total_seconds()
+        raise SourceError(
+            "to",
+            f"{to_user.get_username()} declined your friend request; "
+            f"you may ask again in {_in_words(left)}.",
+        )
+
+
 def friend_request_send(*, from_user: AbstractBaseUser, to_user: AbstractBaseUser) -> FriendRequest:
-    """Ask `to_user` to be friends and notify them (`friend_request`)."""
+    """Ask `to_user` to be friends and notify them (`friend_request`).
+
+    Refused (SourceError) while a request between them is pending, when they
+    are friends, and for FRIEND_REQUEST_COOLDOWN_SECONDS after `to_user`
+    declined one from `from_user`: nothing is notified again.
+    """
     if from_user.pk == to_user.pk:
         raise SourceError("to", "You cannot befriend yourself.")
     pair = Q(from_user=from_user.pk, to_user=to_user.pk) | Q(
@@ -77,6 +120,7 @@ def friend_request_send(*, from_user: AbstractBaseUser, to_user: AbstractBaseUse
                 raise SourceError("to", "You are friends already.")
             if existing.exists():
                 raise SourceError("to", "A friend request between you is pending.")
+            _check_cooldown(from_user=from_user, to_user=to_user)
             request = FriendRequest.objects.create(from_user_id=from_user.pk, to_user_id=to_user.pk)
             notify(
                 users=to_user,

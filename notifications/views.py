@@ -9,8 +9,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, user_passes_test
 from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import services, sources
@@ -41,7 +43,16 @@ def mark_read(request: HttpRequest) -> HttpResponse:
         services.notifications_mark_read(user=request.user, ids=[int(raw)])  # type: ignore[arg-type]
     else:
         services.notifications_mark_read(user=request.user, everything=True)  # type: ignore[arg-type]
-    return redirect(request.POST.get("next") or "notifications:inbox")
+    return HttpResponseRedirect(_next_on_this_site(request))
+
+
+def _next_on_this_site(request: HttpRequest) -> str:
+    """The form's `next` if it is a path on this site, else the inbox (no open redirect)."""
+    wanted = request.POST.get("next", "")
+    on_site = wanted.startswith("/") and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return wanted if on_site else reverse("notifications:inbox")
 
 
 @login_required
@@ -86,8 +97,14 @@ def set_price(request: HttpRequest, pk: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=pk)
     form = PriceForm(request.POST)
     if form.is_valid():
-        _, notified = sources.product_set_price(product_id=product.pk, **form.cleaned_data)
-        messages.success(request, f"{product.name}: price set; {len(notified)} watcher(s) told.")
+        try:
+            _, notified = sources.product_set_price(product_id=product.pk, **form.cleaned_data)
+        except services.NotifyInvalid:  # a name longer than a price drop's title allows
+            messages.error(request, "Shorten the name of this product to announce its price drops.")
+        else:
+            messages.success(
+                request, f"{product.name}: price set; {len(notified)} watcher(s) told."
+            )
     else:
         messages.error(request, "Give a price like 12.50.")
     return redirect("notifications:shop")

@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from .logins import AdminLoginForm
 from .models import Connection, ServerProcess
+
+# The admin's login counts failed logins with the login page and the API (logins.py).
+admin.site.login_form = AdminLoginForm
 
 
 @admin.register(Connection)

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.contrib.auth import authenticate
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -17,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
 from .broadcast import channel_layer
+from .logins import LoginLimited, login_authenticate
 from .tokens import token_issue
 
 _CODES = {
@@ -42,6 +42,9 @@ def error_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
         error["message"] = str(response.data["detail"])
     else:
         error["message"] = str(response.data)
+    wait = getattr(exc, "wait", None)  # seconds, rounded up
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        error["retry_after_ms"] = wait * 1000  # as a socket's `rate_limited` carries it
     response.data = {"error": error}
     return response
 
@@ -53,6 +56,13 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+class UserOut(serializers.Serializer[Any]):
+    """The schema of a user as the protocol shows it (`realtime.frames.user_json`)."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField()
 
 
 class TokenRequest(serializers.Serializer[Any]):
@@ -79,11 +89,14 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         form = TokenRequest(data=request.data)
         form.is_valid(raise_exception=True)
-        user = authenticate(
-            request._request,
-            username=form.validated_data["username"],
-            password=form.validated_data["password"],
-        )
+        try:
+            user = login_authenticate(
+                request=request._request,
+                username=form.validated_data["username"],
+                password=form.validated_data["password"],
+            )
+        except LoginLimited as exc:
+            raise exceptions.Throttled(exc.seconds, LoginLimited.summary) from None
         if user is None:
             raise exceptions.AuthenticationFailed("Wrong username or password.")
         access, ttl = token_issue(user=user)

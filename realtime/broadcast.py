@@ -63,6 +63,16 @@ def publish(
     transaction.on_commit(lambda: _send_from_sync(group, message))
 
 
+def publish_event(group: str, message: dict[str, Any]) -> None:
+    """Send a control `message` (its `type` names the hub handler) to `group` after the commit.
+
+    Sync callers only. It takes the same ordered queue as frames, so a
+    process hears it after every broadcast published before it.
+    """
+    message = dict(message, group=group)
+    transaction.on_commit(lambda: _send_from_sync(group, message))
+
+
 def serve_on(loop: asyncio.AbstractEventLoop) -> None:
     """Record the event loop this process serves sockets on (called as it starts)."""
     global _serving_loop
@@ -118,8 +128,34 @@ def _send_from_sync(group: str, message: dict[str, Any]) -> None:
     loop = serving_loop()
     if loop is not None:
         loop.call_soon_threadsafe(_enqueue, group, message)
-    else:
+    elif _serving_loop is None:
         async_to_sync(channel_layer().group_send)(group, message)
+    else:
+        _send_while_stopping(group, message)
+
+
+# How long a stopping process waits for one last layer message to go.
+STOPPING_SEND_SECONDS = 2.0
+
+
+def _send_while_stopping(group: str, message: dict[str, Any]) -> None:
+    """Send from a worker thread after the serving loop stopped (the process is exiting).
+
+    Work that was still running on the ORM threads when the loop stopped (the
+    sockets' own close, say) commits and publishes after it. Waiting on the
+    stopped loop would hang the exit; this thread's own short-lived loop sends
+    it, or gives up after STOPPING_SEND_SECONDS (what was stored is still
+    there; the sweep ends the process's presence).
+    """
+
+    async def send() -> None:
+        async with asyncio.timeout(STOPPING_SEND_SECONDS):
+            await channel_layer().group_send(group, message)
+
+    try:
+        asyncio.run(send())
+    except Exception:
+        log.warning("layer message to %s not sent while stopping", group, exc_info=True)
 
 
 async def publish_now(group: str, frame: Frame, *, exclude: str | None = None) -> None:

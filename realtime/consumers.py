@@ -10,8 +10,10 @@ An app subclass declares `endpoint`, `admit()`, `on_open()` and its actions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -22,14 +24,17 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 
 from . import errors
+from .access import access_forget, access_listen, access_mark, access_watch
 from .batching import Batched
 from .errors import FrameError, Refuse
-from .fields import ref_of
+from .fields import ref_of, text_field
 from .frames import Frame, encode, error_frame
+from .handshake import Credential, user_active
 from .hub import get_hub
 from .process import PROCESS_ID, process_ensure_started
 from .ratelimit import message_rate_take
 from .registry import Socket, connections_close, connections_open
+from .tokens import InvalidToken, token_check_user, token_claims, token_generation
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,9 @@ _register = Batched(connections_open)
 _unregister = Batched(connections_close)
 
 Handler = Callable[[Any, Frame], Awaitable[Frame | None]]
+
+# Access checks under way (a reference keeps each task alive until it ends).
+_settling: set[asyncio.Task[None]] = set()
 
 
 def action(*names: str) -> Callable[[Handler], Handler]:
@@ -88,6 +96,14 @@ class RealtimeConsumer(AsyncConsumer):
     user: Any
     target: str = ""
     presence_group: str = ""
+    # How the socket authenticated (set at connect, replaced by `refresh`).
+    credential: Credential | None = None
+    session_digest: str | None = None
+    # Broadcasts held while access is checked again, and that check's end.
+    suspended: list[tuple[str, int | None]] | None = None
+    rechecked: asyncio.Future[None] | None = None
+    settling: int = 0
+    expiry: asyncio.TimerHandle | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,6 +125,13 @@ class RealtimeConsumer(AsyncConsumer):
     async def on_close(self) -> None:
         """The socket closed (groups are left and the registry updated by the base)."""
 
+    async def reauthorize(self) -> None:
+        """Check again that `self.user` (just reloaded) may use the target; raise Refuse if not.
+
+        Runs when an announced change of access may concern this socket
+        (realtime.access); the socket sends nothing until it returns.
+        """
+
     async def rate_take(self, action_name: str) -> int:
         """Milliseconds until this action may run; 0 to run it now."""
         return await message_rate_take(self.user.pk)
@@ -122,15 +145,35 @@ class RealtimeConsumer(AsyncConsumer):
         makes a task per event; here broadcasts come through the process hub
         instead, so the socket needs neither (less memory per idle socket, less
         work per client frame).
+
+        Whatever ends the socket, its cleanup runs once: a handler that raised
+        (or a cancellation by the server) closes it with 4500 and then runs the
+        disconnect handler, which leaves the registry, the hub's groups and
+        presence; a disconnect handler that raised itself is not run again.
         """
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        message: dict[str, Any] = {}
+        cancelled: asyncio.CancelledError | None = None
         try:
             while True:
-                await self.dispatch(await receive())
+                message = await receive()
+                await self.dispatch(message)
         except StopConsumer:
-            pass
+            return
+        except Exception:
+            log.exception("socket failed on %s", self.endpoint)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+        if message and message.get("type") != "websocket.disconnect":
+            await self.close(errors.SERVER_ERROR)
+            with contextlib.suppress(StopConsumer):
+                await self.websocket_disconnect(
+                    {"type": "websocket.disconnect", "code": errors.SERVER_ERROR}
+                )
+        if cancelled is not None:
+            raise cancelled
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Run the handler of an ASGI event.
@@ -159,13 +202,19 @@ class RealtimeConsumer(AsyncConsumer):
         self.floor: int | None = None
         self.limited_in_a_row = 0
         self.outbox_limit = settings.MAX_OUTBOX_FRAMES
+        self.credential = self.scope.get("credential")
+        self.session_digest = self.credential.session_digest if self.credential else None
         try:
             if "refusal" in self.scope:
                 raise Refuse(self.scope["refusal"])
+            await access_listen()
+            mark = access_mark()
             await self.admit()
             await process_ensure_started()
             await _register((self._socket(), self.user))
             self.registered = True
+            self._expire_at(self.credential.expires if self.credential else None)
+            access_watch(self, mark)
         except Refuse as refusal:
             await self._accept_and_close(refusal.code)
             return
@@ -184,6 +233,10 @@ class RealtimeConsumer(AsyncConsumer):
         self.closed = True
         if self.writer is not None:
             self.writer.cancel()
+        if self.registered:
+            access_forget(self)
+        if self.expiry is not None:
+            self.expiry.cancel()
         hub = get_hub()
         for group in list(self.groups):
             await hub.leave(group, self)
@@ -251,6 +304,9 @@ class RealtimeConsumer(AsyncConsumer):
     def push(self, text: str, position: int | None = None) -> None:
         """Queue one encoded broadcast; never blocks. A socket that stops reading is dropped."""
         if self.closed:
+            return
+        if self.suspended is not None:
+            self.suspended.append((text, position))
             return
         if position is not None and self.floor is not None and position <= self.floor:
             return
@@ -327,7 +383,7 @@ class RealtimeConsumer(AsyncConsumer):
             return
         try:
             frame = json.loads(text)
-        except ValueError:
+        except Exception:  # any failure to parse (nested too deep, a number too long)
             frame = None
         if not isinstance(frame, dict):
             await self.send_frame(error_frame("bad_json", "a frame must be a JSON object"))
@@ -335,32 +391,38 @@ class RealtimeConsumer(AsyncConsumer):
         await self._run_action(frame)
 
     async def _run_action(self, frame: Frame) -> None:
+        """Run the frame's action and send its reply; any failure is answered with an error."""
+        if self.rechecked is not None:  # access is being checked again: wait for the verdict
+            await asyncio.shield(self.rechecked)
+            if self.closed:
+                return
         ref = ref_of(frame)
         name = frame.get("action")
         method = self.actions.get(name) if isinstance(name, str) else None
         if method is None:
-            await self.send_frame(
-                error_frame("unknown_action", f"no action {name!r} on this endpoint", ref)
+            message = (
+                f"no action {name[:64]!r} on this endpoint"
+                if isinstance(name, str)
+                else "`action` must be a string"
             )
+            await self.send_frame(error_frame("unknown_action", message, ref))
             return
         assert isinstance(name, str)
-        if name not in self.unlimited_actions and not await self._within_rate(name, ref):
-            return
         try:
+            if name not in self.unlimited_actions and not await self._within_rate(name, ref):
+                return
             reply = await getattr(self, method)(frame)
+            if reply is not None:
+                if ref is not None:
+                    reply["ref"] = ref
+                await self.send_frame(reply)  # encoded here: a reply that cannot be is `internal`
         except FrameError as exc:
             await self.send_frame(error_frame(exc.code, exc.message, ref, **exc.extra))
-            return
         except Exception:
             log.exception("action %s failed on %s", name, self.endpoint)
             await self.send_frame(
                 error_frame("internal", "the server failed; nothing was applied", ref)
             )
-            return
-        if reply is not None:
-            if ref is not None:
-                reply["ref"] = ref
-            await self.send_frame(reply)
 
     async def _within_rate(self, name: str, ref: str | int | None) -> bool:
         wait_ms = await self.rate_take(name)
@@ -379,6 +441,100 @@ class RealtimeConsumer(AsyncConsumer):
     @action("ping")
     async def ping(self, frame: Frame) -> Frame:
         return {"type": "pong"}
+
+    @action("refresh")
+    async def refresh(self, frame: Frame) -> Frame:
+        """Extend a token-authenticated socket's life with a new token of the same user."""
+        token = text_field(frame, "token", max_length=4096)
+        assert token is not None
+        if self.credential is None or self.credential.kind != "token":
+            raise errors.invalid("`token`: this socket is signed in with a session, not a token")
+        try:
+            claims = token_claims(token)
+            if claims.user_id != self.user.pk:
+                raise InvalidToken("another user's token")
+            token_check_user(claims, await user_active(claims.user_id))
+        except InvalidToken:
+            raise errors.invalid("`token` is not a valid token of this socket's user") from None
+        self.credential = Credential("token", claims.expires, generation=claims.generation)
+        self._expire_at(claims.expires)
+        return {"type": "refreshed", "expires_in": max(0, int(claims.expires - time.time()))}
+
+    # --- access for the life of the socket (realtime.access) -------------------
+
+    def _expire_at(self, expires: float | None) -> None:
+        """Close the socket with 4401 when its credential expires (Unix seconds)."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+        if expires is None:
+            return
+        loop = asyncio.get_running_loop()
+        self.expiry = loop.call_later(max(0.0, expires - time.time()), self._expired)
+
+    def _expired(self) -> None:
+        self.expiry = None
+        self.access_changed(errors.NOT_AUTHENTICATED)
+
+    def access_changed(self, close_code: int | None) -> None:
+        """Access may have ended: send nothing more until it is settled.
+
+        With `close_code` the socket closes with it; without, the user is
+        reloaded and the app's `reauthorize()` decides. Frames the client sends
+        meanwhile wait for the verdict. Called on the event loop; never blocks.
+        """
+        if self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        if self.suspended is None:
+            self.suspended = []
+        if self.rechecked is None:
+            self.rechecked = loop.create_future()
+        self.settling += 1
+        task = loop.create_task(self._settle_access(close_code))
+        _settling.add(task)
+        task.add_done_callback(_settling.discard)
+
+    async def _settle_access(self, close_code: int | None) -> None:
+        try:
+            if close_code is None:
+                close_code = await self._recheck()
+        finally:
+            if close_code is not None:
+                await self.close(close_code)
+            self.settling -= 1
+            if not self.settling:
+                self._resume()
+
+    async def _recheck(self) -> int | None:
+        """The close code if the socket lost its access, else None."""
+        try:
+            user = await user_active(self.user.pk)
+            credential = self.credential
+            if credential is not None and credential.generation not in (
+                None,
+                token_generation(user),
+            ):
+                raise InvalidToken("revoked")
+            self.user = user
+            await self.reauthorize()
+        except InvalidToken:
+            return errors.NOT_AUTHENTICATED
+        except Refuse as refusal:
+            return refusal.code
+        except Exception:
+            log.exception("checking access again failed on %s", self.endpoint)
+            return errors.SERVER_ERROR
+        return None
+
+    def _resume(self) -> None:
+        """Send what was held while access was checked (nothing if the socket closed)."""
+        held, self.suspended = self.suspended or [], None
+        rechecked, self.rechecked = self.rechecked, None
+        if rechecked is not None and not rechecked.done():
+            rechecked.set_result(None)
+        for text, position in held:
+            self.push(text, position)
 
 
 class NotFoundConsumer(RealtimeConsumer):

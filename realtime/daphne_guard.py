@@ -4,9 +4,17 @@ Bounded buffers. daphne hands each outgoing frame to Twisted at once, and
 Twisted buffers what the peer does not read without limit, so one client that
 stops reading would grow the server's memory without bound. Before each send
 the connection's unsent bytes are checked; once they pass
-MAX_SEND_BUFFER_BYTES the connection is aborted. The client sees the link
-drop (1006), reconnects and resumes from storage. Under uvicorn the
-application's own outbox bound does the same job (close code 4013).
+MAX_SEND_BUFFER_BYTES, plus the largest frame still among them (a greeting
+may be larger than the bound by itself), the connection is aborted. The
+client sees the link drop (1006), reconnects and resumes from storage. Under
+uvicorn the application's own outbox bound does the same job (close code 4013).
+
+Whole frames. daphne gives autobahn one size limit for both directions
+(`--websocket_max_message_size`, 1 MiB), and autobahn refuses to send a
+message over it: the frame was dropped with a log line, and a client waited
+for a greeting that never came. The limit is meant for what clients send
+(the application's own is MAX_FRAME_BYTES); what the server sends goes out
+whole, whatever its size.
 
 Direct frames. A broadcast to a room is one text frame per socket, so the cost
 of writing one frame is the server's fan-out ceiling. daphne's own path runs
@@ -65,7 +73,7 @@ def frame_header(opcode: int, length: int) -> bytes:
     return bytes((first, 127)) + length.to_bytes(8, "big")
 
 
-def _plain(protocol: Any, length: int) -> bool:
+def _plain(protocol: Any) -> bool:
     """True when autobahn would write this message as one plain frame and nothing else."""
     return (
         protocol.state == protocol.STATE_OPEN
@@ -76,8 +84,19 @@ def _plain(protocol: Any, length: int) -> bool:
         and not protocol.trackedTimings
         and not protocol.logFrames
         and not protocol.logOctets
-        and not (0 < protocol.maxMessagePayloadSize < length)
     )
+
+
+def _send_whole(protocol: Any, send: Any, content: Any, binary: bool) -> None:
+    """daphne's own send, without autobahn's cap on the size of a message sent."""
+    cap = getattr(protocol, "maxMessagePayloadSize", 0)
+    if cap:
+        protocol.maxMessagePayloadSize = 0  # synchronous: no frame is read meanwhile
+    try:
+        send(protocol, content, binary)
+    finally:
+        if cap:
+            protocol.maxMessagePayloadSize = cap
 
 
 def write_now(transport: Any, data: bytes, *, waiting: int) -> None:
@@ -119,16 +138,18 @@ def install() -> bool:
     def guarded_send(self: Any, content: Any, binary: bool = False) -> None:
         transport = self.transport
         waiting = unsent_bytes(transport)
-        if waiting > _limit["bytes"]:
+        largest = getattr(self, "realtime_largest", 0) if waiting else 0
+        if waiting > _limit["bytes"] + largest:
             log.warning("dropping %s: it stopped reading", getattr(self, "client_addr", "?"))
             self.dropConnection(abort=True)
             return
         payload = content if binary else content.encode()
-        if isinstance(transport, Connection) and _plain(self, len(payload)):
+        self.realtime_largest = max(largest, len(payload))
+        if isinstance(transport, Connection) and _plain(self):
             frame = frame_header(2 if binary else 1, len(payload)) + payload
             write_now(transport, frame, waiting=waiting)
             return
-        send(self, content, binary)
+        _send_whole(self, send, content, binary)
 
     WebSocketProtocol.serverSend = guarded_send
     WebSocketProtocol.realtime_guarded = True

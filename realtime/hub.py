@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -40,6 +41,8 @@ class Hub:
         self._subscribed: set[str] = set()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        # Layer messages of other types than frames: event type -> handler.
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     async def _start(self) -> str:
         if self.channel is None:
@@ -55,6 +58,22 @@ class Hub:
         async with self._lock:
             channel = await self._start()
             if group not in self._subscribed and self.members.get(group):
+                await self.layer.group_add(group, channel)
+                self._subscribed.add(group)
+
+    async def listen(
+        self, group: str, event: str, handler: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Call `handler` with every layer message of type `event` sent to `group`.
+
+        One subscription for the whole process, kept for its life (control
+        messages, such as access changes, rather than frames for sockets).
+        The handler runs on the hub's receiving task and must not block.
+        """
+        self._handlers[event] = handler
+        async with self._lock:
+            channel = await self._start()
+            if group not in self._subscribed:
                 await self.layer.group_add(group, channel)
                 self._subscribed.add(group)
 
@@ -96,8 +115,14 @@ class Hub:
                 log.exception("hub receive failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            if message.get("type") == FRAME_EVENT:
+            kind = message.get("type")
+            if kind == FRAME_EVENT:
                 self.deliver(message)
+            elif kind in self._handlers:
+                try:
+                    self._handlers[kind](message)
+                except Exception:
+                    log.exception("handling %s failed", kind)
 
     async def close(self) -> None:
         """Stop receiving (tests and shutdown)."""

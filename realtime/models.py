@@ -47,3 +47,26 @@ class Connection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint}:{self.target} #{self.user_id}"
+
+
+class Credentials(models.Model):
+    """A user's credential state: tokens issued before `token_generation` last rose are void.
+
+    It rises when the password changes and when the user is logged out
+    everywhere (`realtime.access.credentials_revoke`). No row means generation 0.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="realtime_credentials",
+    )
+    token_generation = models.PositiveIntegerField(default=0)
+    changed = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "credentials"
+
+    def __str__(self) -> str:
+        return f"credentials of #{self.user_id} (generation {self.token_generation})"

@@ -22,7 +22,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from .broadcast import publish_now, serving_loop
+from .broadcast import publish, publish_now, serving_loop
 from .frames import Frame
 from .hub import get_hub
 
@@ -96,7 +96,5 @@ def presence_announce(group: str, change: Change, user: Frame) -> None:
     if loop is not None:
         loop.call_soon_threadsafe(lambda: _batcher().add(group, change, user))
         return
-    # No socket is served here (a management command): send it at once.
-    from asgiref.sync import async_to_sync
-
-    async_to_sync(publish_now)(group, {"type": "presence", change: [user]})
+    # No loop serves sockets here (a management command, or the process is stopping).
+    publish(group, {"type": "presence", change: [user]})

@@ -9,11 +9,11 @@ import socket
 import uuid
 import weakref
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
 from .broadcast import serve_on
+from .db import db_parallel
 from .registry import connections_sweep, process_heartbeat
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ _tasks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]]
 )
 
 
-@database_sync_to_async
+@db_parallel
 def _beat() -> int:
     process_heartbeat(process_id=PROCESS_ID, hostname=HOSTNAME, pid=os.getpid(), started=STARTED)
     return connections_sweep()

@@ -1,16 +1,20 @@
-"""Per-user token buckets that hold across all of a user's sockets.
+"""Per-user token buckets that hold across all of a user's sockets and requests,
+and counters of events in a time window (failed logins).
 
-With REDIS_URL the bucket lives in Redis, so the limit holds across every
-server process; without it, in this process (the embedded, one-process set-up).
+With REDIS_URL they live in Redis, so a limit holds across every server
+process; without it, in this process (the embedded, one-process set-up).
+Async callers (sockets) and sync callers (REST views, page forms) take from
+the same buckets.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django.conf import settings
 
-from .redis import get_redis
+from .redis import get_redis, get_redis_sync
 
 # KEYS[1] bucket; ARGV: rate/s, burst, now (ms), cost. Returns ms to wait (0: allowed).
 _TAKE = """
@@ -33,35 +37,148 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return wait
 """
 
-_local: dict[str, tuple[float, float]] = {}
+# KEYS[1] counter; ARGV: now (ms), window (ms), add (1: count one, 0: only look).
+# Returns {count in the current window, ms until it ends}.
+_COUNT = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local state = redis.call('HMGET', KEYS[1], 'count', 'ends')
+local count = tonumber(state[1]) or 0
+local ends = tonumber(state[2]) or 0
+if ends <= now then
+  count = 0
+  ends = now + window
+end
+if ARGV[3] == '1' then
+  count = count + 1
+  redis.call('HSET', KEYS[1], 'count', count, 'ends', ends)
+  redis.call('PEXPIRE', KEYS[1], ends - now)
+end
+return {count, ends - now}
+"""
+
+# In-process state: bucket key -> (tokens, ts ms, expires ms); counter key -> (count, ends ms).
+_buckets: dict[str, tuple[float, float, float]] = {}
+_counters: dict[str, tuple[int, float]] = {}
+# Sync callers run on threads beside the event loop; the lock is never held across an await.
+_lock = threading.Lock()
+# Expired entries are dropped at most once a minute, once the stores hold this many.
+_PRUNE_AT = 10_000
+_PRUNE_EVERY_MS = 60_000
+_pruned_at = 0.0
+
+
+def _prune(now_ms: float) -> None:
+    """Drop expired entries, so the in-process stores do not only grow. Hold `_lock`."""
+    global _pruned_at
+    if len(_buckets) + len(_counters) > _PRUNE_AT and now_ms - _pruned_at > _PRUNE_EVERY_MS:
+        _pruned_at = now_ms
+        for store in (_buckets, _counters):
+            for key in [key for key, entry in store.items() if entry[-1] <= now_ms]:
+                del store[key]
+
+
+def _now_ms() -> float:
+    # Buckets and windows run on this clock, also in Redis (scripts are given `now`).
+    return time.time() * 1000
 
 
 def _take_local(key: str, rate: float, burst: int, now_ms: float) -> int:
-    tokens, ts = _local.get(key, (float(burst), now_ms))
-    tokens = min(float(burst), tokens + max(0.0, now_ms - ts) * rate / 1000)
-    wait = 0
-    if tokens >= 1:
-        tokens -= 1
-    else:
-        wait = int(-(-(1 - tokens) * 1000 // rate))
-    _local[key] = (tokens, now_ms)
+    with _lock:
+        _prune(now_ms)
+        tokens, ts, _ = _buckets.get(key, (float(burst), now_ms, 0.0))
+        tokens = min(float(burst), tokens + max(0.0, now_ms - ts) * rate / 1000)
+        wait = 0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = int(-(-(1 - tokens) * 1000 // rate))
+        _buckets[key] = (tokens, now_ms, now_ms + burst * 1000 / rate + 1000)
     return wait
+
+
+def _bucket_key(key: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:rate:{key}"
 
 
 async def rate_take(*, key: str, rate: float, burst: int) -> int:
     """Take one token from bucket `key`; 0 when allowed, else milliseconds until one frees."""
-    now = time.time() * 1000
+    now = _now_ms()
     if not settings.REDIS_URL:
-        return _take_local(key, rate, burst, now)
-    client = get_redis()
-    wait = await client.eval(
-        _TAKE, 1, f"{settings.REDIS_KEY_PREFIX}:rate:{key}", rate, burst, int(now), 1
-    )
+        return _take_local(_bucket_key(key), rate, burst, now)
+    wait = await get_redis().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
     return int(wait)
 
 
-async def message_rate_take(user_id: int) -> int:
-    """The PROTOCOL.md message limit: RATE_LIMIT_PER_SECOND per user, burst RATE_LIMIT_BURST."""
-    return await rate_take(
-        key=f"msg:{user_id}", rate=settings.RATE_LIMIT_PER_SECOND, burst=settings.RATE_LIMIT_BURST
-    )
+def rate_take_sync(*, key: str, rate: float, burst: int) -> int:
+    """`rate_take` for sync callers (blocking Redis client): the same bucket, the same answer."""
+    now = _now_ms()
+    if not settings.REDIS_URL:
+        return _take_local(_bucket_key(key), rate, burst, now)
+    wait = get_redis_sync().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
+    return int(wait)
+
+
+def _message_bucket(user_id: int | str) -> tuple[str, float, int]:
+    return f"msg:{user_id}", settings.RATE_LIMIT_PER_SECOND, settings.RATE_LIMIT_BURST
+
+
+async def message_rate_take(user_id: int | str) -> int:
+    """The PROTOCOL.md message limit: RATE_LIMIT_PER_SECOND per user, burst RATE_LIMIT_BURST.
+
+    Socket frames and REST and page writes of one user share this bucket.
+    """
+    key, rate, burst = _message_bucket(user_id)
+    return await rate_take(key=key, rate=rate, burst=burst)
+
+
+def message_rate_take_sync(user_id: int | str) -> int:
+    """`message_rate_take` for sync callers: REST views and page forms."""
+    key, rate, burst = _message_bucket(user_id)
+    return rate_take_sync(key=key, rate=rate, burst=burst)
+
+
+def _counter_key(key: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:count:{key}"
+
+
+def _window_local(key: str, now_ms: float, window_ms: int, add: bool) -> tuple[int, int]:
+    with _lock:
+        _prune(now_ms)
+        count, ends = _counters.get(key, (0, 0.0))
+        if ends <= now_ms:
+            count, ends = 0, now_ms + window_ms
+        if add:
+            count += 1
+            _counters[key] = (count, ends)
+    return count, int(ends - now_ms)
+
+
+def _window(key: str, window_ms: int, add: bool) -> tuple[int, int]:
+    now = _now_ms()
+    if not settings.REDIS_URL:
+        return _window_local(_counter_key(key), now, window_ms, add)
+    count, left = get_redis_sync().eval(_COUNT, 1, _counter_key(key), int(now), window_ms, int(add))
+    return int(count), int(left)
+
+
+def window_count(*, key: str) -> tuple[int, int]:
+    """Events counted under `key` in its current window, and ms until it ends. Sync."""
+    return _window(key, 0, add=False)
+
+
+def window_add(*, key: str, window_seconds: float) -> int:
+    """Count one event under `key`; a window opens at the first and lasts `window_seconds`.
+
+    Returns the count in the window, this event included. Sync.
+    """
+    return _window(key, int(window_seconds * 1000), add=True)[0]
+
+
+def window_clear(*, key: str) -> None:
+    """Forget the events counted under `key`. Sync."""
+    if not settings.REDIS_URL:
+        with _lock:
+            _counters.pop(_counter_key(key), None)
+        return
+    get_redis_sync().delete(_counter_key(key))

@@ -8,10 +8,12 @@ in-memory channel layer, one process.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import django_stubs_ext
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin.ModelAdmin[Model] and other generic classes be subscripted at run time.
 django_stubs_ext.monkeypatch()
@@ -23,13 +25,60 @@ ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
 if ENV_FILE.exists():
     environ.Env.read_env(ENV_FILE, overwrite=False)
 
+# --- Security. Off DEBUG (the default) the process refuses to start without its
+# own keys, and cookies, HSTS and the CSP are those of production; `make serve`
+# sets DEBUG=true for the demo. The README lists the production environment.
+DEBUG = env.bool("DEBUG", default=False)
+# Known to everyone who has the source: accepted only under DEBUG.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-in-production-0123456789"
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
-SECRET_KEY = env.str(
-    "SECRET_KEY", default="dev-only-insecure-key-change-me-in-production-0123456789"
-)
-DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env.str("SECRET_KEY", default="") or (DEV_SECRET_KEY if DEBUG else "")
+# Signs access tokens (HS256). A key of its own, so that rotating one logs out
+# sessions or tokens, not both, and a leak of one does not give the other.
+JWT_SECRET = env.str("JWT_SECRET", default="") or (DEV_JWT_SECRET if DEBUG else "")
+if not DEBUG:
+    if SECRET_KEY in ("", DEV_SECRET_KEY):
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a secret value when DEBUG is false "
+            "(DEBUG=true runs the demo with a development key)"
+        )
+    if JWT_SECRET in ("", DEV_SECRET_KEY, DEV_JWT_SECRET, SECRET_KEY) or len(JWT_SECRET) < 32:
+        raise ImproperlyConfigured(
+            "JWT_SECRET must be set when DEBUG is false: a secret of at least 32 "
+            "characters, not the development key and not SECRET_KEY"
+        )
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+# Sent only over HTTPS, so a plain-HTTP run is unaffected.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Off by default: a TLS proxy in front usually redirects itself, and a process
+# without TLS would redirect to nothing. Load balancers probe /healthz over HTTP.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Secure cookies are never sent back over plain HTTP: on unless DEBUG.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto).
+# Opt-in: trust it only when the proxy always sets it and clients cannot reach
+# the process directly. HTTP requests and WebSocket handshakes both honour it.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+# Content-Security-Policy of every HTML response (realtime.csp); empty: none sent.
+# Pages load their scripts and styles from /static/ only: no inline script.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# Error reports (the DEBUG page, mails to ADMINS) hide passwords inside URLs (REDIS_URL).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "realtime.error_reports.ErrorReportFilter"
 
 INSTALLED_APPS = [
     "daphne",
@@ -41,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "realtime",
     "chat",
@@ -56,8 +106,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "realtime.throttling.PageWriteThrottleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "realtime.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "realtime.urls"
@@ -154,6 +206,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # without a collectstatic step, so `daphne` alone serves a complete site.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# STATIC_ROOT exists only after an optional `collectstatic`; without it WhiteNoise
+# serves the same files through the finders, so its start-up warning says nothing.
+warnings.filterwarnings("ignore", message=f"No directory at: {STATIC_ROOT}", category=UserWarning)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -163,8 +218,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # Any JSON body that cannot be parsed (nested too deep) or holds what no field
+    # takes (a lone surrogate, 1e999) is a 400 parse error (realtime/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "realtime.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "realtime.api.error_handler",
+    # Writes share the user's message bucket with their sockets (realtime/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["realtime.throttling.WriteThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -172,13 +236,22 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST side of the realtime platform; WebSockets: docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files come from this site (the sidecar package), not a CDN: the
+    # Content-Security-Policy allows no script from elsewhere.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Realtime limits (PROTOCOL.md "Limits"); every one can be set from the environment.
-JWT_SECRET = env.str("JWT_SECRET", default=SECRET_KEY)
 JWT_TTL_SECONDS = env.int("JWT_TTL_SECONDS", default=3600)
 RATE_LIMIT_PER_SECOND = env.float("RATE_LIMIT_PER_SECOND", default=10.0)
 RATE_LIMIT_BURST = env.int("RATE_LIMIT_BURST", default=20)
+# Failed logins (API token, login page, admin) in a window, per username and per client
+# address (an IPv6 /64); only failures count. Over either, logins are refused until the
+# window, which opens at the first failure, ends.
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=5)
+LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=100)
+LOGIN_FAILURES_WINDOW_SECONDS = env.int("LOGIN_FAILURES_WINDOW_SECONDS", default=15 * 60)
 # Consecutive rate-limited frames after which the socket is closed with 4429.
 RATE_LIMIT_FLOOD_CLOSE = env.int("RATE_LIMIT_FLOOD_CLOSE", default=50)
 MAX_SOCKETS_PER_IP = env.int("MAX_SOCKETS_PER_IP", default=1000)
@@ -186,7 +259,8 @@ MAX_SOCKETS_PER_USER = env.int("MAX_SOCKETS_PER_USER", default=50)
 MAX_FRAME_BYTES = env.int("MAX_FRAME_BYTES", default=64 * 1024)
 # Frames queued for one socket that does not read before it is dropped (4013).
 MAX_OUTBOX_FRAMES = env.int("MAX_OUTBOX_FRAMES", default=1000)
-# Unsent bytes daphne may hold for one socket before dropping it (it stopped reading).
+# Unsent bytes daphne may hold for one socket, beyond the largest frame among them,
+# before dropping it (it stopped reading).
 MAX_SEND_BUFFER_BYTES = env.int("MAX_SEND_BUFFER_BYTES", default=4 * 1024 * 1024)
 CONNECTION_TTL_SECONDS = env.int("CONNECTION_TTL_SECONDS", default=24 * 3600)
 HEARTBEAT_SECONDS = env.float("HEARTBEAT_SECONDS", default=10.0)
@@ -210,6 +284,8 @@ NOTIFY_REDELIVER_SECONDS = env.float("NOTIFY_REDELIVER_SECONDS", default=30.0)
 NOTIFY_TICK_SECONDS = env.float("NOTIFY_TICK_SECONDS", default=1.0)
 # Up to this many recipients, one push per user; above, one batch frame per process.
 NOTIFY_DIRECT_MAX = env.int("NOTIFY_DIRECT_MAX", default=20)
+# After a friend request is declined, its sender may ask that user again only this much later.
+FRIEND_REQUEST_COOLDOWN_SECONDS = env.int("FRIEND_REQUEST_COOLDOWN_SECONDS", default=24 * 3600)
 
 # --- collab (settings of the collaborative editing app go here)
 # Longest document, in code points (PROTOCOL.md: 1,000,000).
@@ -221,6 +297,14 @@ COLLAB_SNAPSHOT_EVERY = env.int("COLLAB_SNAPSHOT_EVERY", default=500)
 # The per-user bucket shared by `op` and `cursor` frames (PROTOCOL.md: 100/s, burst 200).
 COLLAB_RATE_PER_SECOND = env.float("COLLAB_RATE_PER_SECOND", default=100.0)
 COLLAB_RATE_BURST = env.int("COLLAB_RATE_BURST", default=200)
+# Work one `op` may cost, in component steps (about a microsecond each), to read
+# back and transform past the ops committed since its base; past it,
+# `stale_version`, and the client catches up and sends the op again.
+COLLAB_MAX_TRANSFORM_WORK = env.int("COLLAB_MAX_TRANSFORM_WORK", default=5000)
+# One `sync` reply holds at most this many ops, ending with the op that passes
+# COLLAB_SYNC_MAX_BYTES of JSON; `has_more` asks the client to sync again.
+COLLAB_SYNC_MAX_OPS = env.int("COLLAB_SYNC_MAX_OPS", default=1000)
+COLLAB_SYNC_MAX_BYTES = env.int("COLLAB_SYNC_MAX_BYTES", default=512 * 1024)
 
 # --- dashboards (settings of the dashboards app go here)
 # Seconds between publisher ticks: each dashboard gets at most one `update` per tick.
@@ -234,6 +318,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # Token values in logged request paths (uvicorn's) become [redacted] (realtime/logs.py).
+    "filters": {"redact_tokens": {"()": "realtime.logs.server_log_filter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},

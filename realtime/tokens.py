@@ -1,4 +1,8 @@
-"""JWT access tokens (HS256, claims `sub` and `exp`) for sockets and the REST API.
+"""JWT access tokens (HS256, claims `sub`, `exp` and `gen`) for sockets and the REST API.
+
+`gen` is the user's token generation when the token was issued: a password
+change or a "log out everywhere" raises it, and every token issued before is
+void from then on (realtime.models.Credentials).
 
 Tokens are issued with PyJWT and checked here: every socket's handshake
 checks one, on the event loop, and PyJWT's general decoder (any algorithm,
@@ -15,6 +19,7 @@ import hmac
 import json
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -24,24 +29,54 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from .models import Credentials
+
 ALGORITHM = "HS256"
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class InvalidToken(Exception):
-    """The token is malformed, badly signed, expired, or names no active user."""
+    """The token is malformed, badly signed, expired, revoked, or names no active user."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is, its generation and when it expires."""
+
+    user_id: int
+    generation: int
+    expires: float
+
+
+def token_generation(user: AbstractBaseUser) -> int:
+    """The user's current token generation (0 until it first rises).
+
+    Reads the `realtime_credentials` row, which `users_active` loads with the user.
+    """
+    credentials = getattr(user, "realtime_credentials", None)
+    return credentials.token_generation if credentials is not None else 0
 
 
 def token_issue(*, user: AbstractBaseUser, ttl_seconds: int | None = None) -> tuple[str, int]:
-    """A signed access token for `user` and its lifetime in seconds."""
+    """A signed access token for `user` and its lifetime in seconds. Sync: reads the generation."""
     ttl = ttl_seconds if ttl_seconds is not None else settings.JWT_TTL_SECONDS
     now = int(time.time())
-    claims = {"sub": str(user.pk), "iat": now, "exp": now + ttl}
+    generation = (
+        Credentials.objects.filter(user_id=user.pk)
+        .values_list("token_generation", flat=True)
+        .first()
+    )
+    claims = {"sub": str(user.pk), "iat": now, "exp": now + ttl, "gen": generation or 0}
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), ttl
 
 
 def token_subject(token: str) -> int:
-    """The user id a well-signed, unexpired token names. Touches no database.
+    """The user id a well-signed, unexpired token names. Touches no database."""
+    return token_claims(token).user_id
+
+
+def token_claims(token: str) -> TokenClaims:
+    """The claims of a well-signed, unexpired token. Touches no database.
 
     Only what `token_issue` makes passes: the header must name HS256 (no other
     algorithm, "none" least of all), the signature must match the secret,
@@ -69,7 +104,10 @@ def token_subject(token: str) -> int:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit():
             raise InvalidToken("sub is not a user id")
-        return int(subject)
+        generation = claims.get("gen", 0)
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+            raise InvalidToken("gen is not a generation")
+        return TokenClaims(user_id=int(subject), generation=generation, expires=claims["exp"])
     except (ValueError, UnicodeError, binascii.Error) as exc:
         raise InvalidToken(f"malformed token: {exc}") from exc
 
@@ -93,19 +131,29 @@ def _is_number(value: object) -> bool:
 
 
 def users_active(user_ids: list[int]) -> list[AbstractBaseUser | InvalidToken]:
-    """The active user of each id, or InvalidToken for an id that names none. Sync, one query."""
+    """The active user of each id (with its token generation), or InvalidToken. Sync, one query."""
     found = {
         user.pk: user
-        for user in get_user_model().objects.filter(pk__in=set(user_ids), is_active=True)
+        for user in get_user_model()
+        .objects.filter(pk__in=set(user_ids), is_active=True)
+        .select_related("realtime_credentials")
     }
     return [found.get(user_id) or InvalidToken("no such user") for user_id in user_ids]
 
 
+def token_check_user(claims: TokenClaims, user: AbstractBaseUser) -> None:
+    """Raise InvalidToken if the token was issued before the user's credentials last changed."""
+    if claims.generation != token_generation(user):
+        raise InvalidToken("revoked: the credentials changed since it was issued")
+
+
 def token_user(token: str) -> AbstractBaseUser:
     """The active user a token names. Sync: touches the database."""
-    user = users_active([token_subject(token)])[0]
+    claims = token_claims(token)
+    user = users_active([claims.user_id])[0]
     if isinstance(user, InvalidToken):
         raise user
+    token_check_user(claims, user)
     return user
 
 

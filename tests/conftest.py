@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections
 
 from realtime.asgi import application
+from realtime.db import db_executor
 from realtime.tokens import token_issue
 
 from .factories import UserFactory
@@ -40,6 +42,30 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
             close_pool = getattr(connection, "close_pool", None)
             if close_pool is not None:
                 close_pool()
+
+
+@pytest.fixture(autouse=True)
+def _db_threads_closed_after_each_test() -> Iterator[None]:
+    """The ORM threads' connections are closed when a test ends.
+
+    On SQLite the threads keep their connections open between calls
+    (`CONN_MAX_AGE = None`); a connection opened while one test had the
+    database would be touched, and refused, by the next test that has not.
+    """
+    yield
+    threads = len(db_executor()._threads)
+    if not threads:
+        return
+    barrier = threading.Barrier(threads)
+
+    def close() -> None:
+        # The barrier holds each thread until all have a task: one close per thread.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=5)
+        connections.close_all()
+
+    for done in [db_executor().submit(close) for _ in range(threads)]:
+        done.result(timeout=10)
 
 
 @pytest.fixture(autouse=True)

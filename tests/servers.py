@@ -111,7 +111,11 @@ def start_server(
             "CHANNEL_PREFIX": settings.CHANNEL_LAYERS["default"]
             .get("CONFIG", {})
             .get("prefix", "rt"),
+            # Plain HTTP on 127.0.0.1: DEBUG for cookies without `Secure`; the keys
+            # of the test run, so that tokens the tests sign are valid there.
             "DEBUG": "true",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "JWT_SECRET": settings.JWT_SECRET,
             "PASSWORD_HASHERS": ",".join(settings.PASSWORD_HASHERS),
             "PYTHONUNBUFFERED": "1",
         }

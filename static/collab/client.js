@@ -11,6 +11,10 @@
 //   fill is closed with `sync`;
 // - after a reconnect the unacked op is resent as first sent (same base
 //   version and op_id): the server acks it once, whether or not it landed.
+// The server bounds the work of one op: an op of more than OP_MAX_COMPONENTS
+// components goes out as several; one refused with `stale_version` (too far
+// behind to transform) is caught up with `sync` and sent again, same op_id,
+// from the version reached; a `sync` reply with `has_more` asks for the next.
 // Remote cursors are kept in local coordinates and moved by every change of
 // the local text; a cursor frame names the server version it is at. Undo and
 // redo cover one's own edits only: their inverses are transformed past
@@ -35,6 +39,8 @@ import { UndoHistory } from './undo.js';
 const HISTORY_KEPT = 500; // server ops kept to move late cursor frames
 const GAP_MS = 1000; // a version gap older than this is filled with `sync`
 const CURSOR_EVERY_MS = 50; // at most this often a cursor frame
+export const OP_MAX_COMPONENTS = 1000; // the most components the server takes in one op
+export const MAX_REBASES = 10; // stale refusals of one op in a row before a reload
 
 function randomPrefix() {
   return Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
@@ -56,8 +62,11 @@ export class CollabClient {
     now = () => Date.now(),
     setTimer = (fn, ms) => setTimeout(fn, ms),
     undoGroupMs = 800,
+    maxComponents = OP_MAX_COMPONENTS,
+    maxRebases = MAX_REBASES,
   } = {}) {
     Object.assign(this, { send, onText, onPeers, onNeedReload, now, setTimer });
+    Object.assign(this, { maxComponents, maxRebases });
     this.text = '';
     this.version = 0;
     this.clientId = null;
@@ -79,6 +88,7 @@ export class CollabClient {
     this.own = new UndoHistory(undoGroupMs); // one's own edits, for undo and redo
     this.prefix = randomPrefix();
     this.counter = 0;
+    this.rebases = 0; // stale refusals of the op in flight since the last ack
   }
 
   // --- the connection ------------------------------------------------------
@@ -174,16 +184,36 @@ export class CollabClient {
     if (!this.online || this.inflight || !this.buffer.length) return;
     this.counter += 1;
     const opId = `${this.prefix}-${this.counter}`;
+    const [op, rest] = cut(this.buffer, this.serverLength(), this.maxComponents);
     const frame = {
       action: 'op',
       version: this.version,
-      ops: opToComponents(this.buffer),
+      ops: opToComponents(op),
       op_id: opId,
       ref: opId,
     };
-    this.inflight = { op: this.buffer, opId, frame };
-    this.buffer = [];
+    this.inflight = { op, opId, frame, staleAt: null };
+    this.buffer = rest;
     this.send(frame);
+  }
+
+  /** The length of the server's text at this client's version. */
+  serverLength() {
+    let length = codePointLength(this.text) - opLengthChange(this.buffer);
+    if (this.inflight) length -= opLengthChange(this.inflight.op);
+    return length;
+  }
+
+  /** Send the op refused as too far behind again, once caught up (as it now stands). */
+  rebase() {
+    const inflight = this.inflight;
+    if (!inflight || inflight.staleAt === null || this.version < inflight.staleAt) return;
+    inflight.staleAt = null;
+    const [op, rest] = cut(inflight.op, this.serverLength(), this.maxComponents);
+    if (rest.length) this.buffer = compose(rest, this.buffer);
+    inflight.op = op;
+    inflight.frame = { ...inflight.frame, version: this.version, ops: opToComponents(op) };
+    if (this.online) this.send(inflight.frame);
   }
 
   /** The local selection moved (code points, local text). */
@@ -235,6 +265,7 @@ export class CollabClient {
         for (const e of frame.ops) {
           this.arrive({ version: e.version, ops: e.ops, client: e.client, opId: e.op_id });
         }
+        if (frame.has_more && this.online) this.requestSync();
         break;
       case 'cursor':
       case 'peer_joined':
@@ -265,8 +296,24 @@ export class CollabClient {
       }
       return;
     }
+    if (frame.code === 'stale_version' && mine && this.mayRebase(frame)) {
+      this.inflight.staleAt = frame.version;
+      this.rebases += 1;
+      if (this.version < frame.version) this.requestSync();
+      this.rebase();
+      return;
+    }
     if (frame.code === 'forbidden') this.canEdit = false;
     if (mine || frame.code === 'stale_version') this.onNeedReload(`${frame.code}: ${frame.message}`);
+  }
+
+  /** True when a `stale_version` for the op in flight can be repaired by catching up. */
+  mayRebase(frame) {
+    return (
+      Number.isInteger(frame.version) &&
+      frame.version >= this.inflight.frame.version &&
+      this.rebases < this.maxRebases
+    );
   }
 
   arrive(event) {
@@ -284,6 +331,7 @@ export class CollabClient {
       const inflight = this.inflight;
       if (inflight && (event.ack || (event.opId != null && event.opId === inflight.opId))) {
         this.inflight = null;
+        this.rebases = 0;
         this.version += 1;
         this.remember(inflight.op, this.clientId);
         this.flush();
@@ -296,15 +344,14 @@ export class CollabClient {
       }
     }
     this.gapSince = this.arrived.size ? (this.gapSince ?? this.now()) : null;
+    this.rebase();
     this.placeLateCursors();
     this.sendCursorSoon();
     if (changed) this.onPeers();
   }
 
   applyRemote(event) {
-    let serverLength = codePointLength(this.text) - opLengthChange(this.buffer);
-    if (this.inflight) serverLength -= opLengthChange(this.inflight.op);
-    const serverOp = componentsToOp(event.ops, serverLength);
+    const serverOp = componentsToOp(event.ops, this.serverLength());
     let op = serverOp;
     if (this.inflight) {
       const mine = this.inflight.op;
@@ -371,6 +418,15 @@ export class CollabClient {
       }
     }
   }
+}
+
+/** `op` (on a text of `length` code points): its first `max` components, and the rest. */
+function cut(op, length, max) {
+  const wire = opToComponents(op);
+  if (wire.length <= max) return [op, []];
+  const first = componentsToOp(wire.slice(0, max), length);
+  const rest = componentsToOp(wire.slice(max), length + opLengthChange(first));
+  return [first, rest];
 }
 
 function movePeer(peer, op, own) {

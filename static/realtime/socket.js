@@ -51,9 +51,18 @@
  * when there are any. stateBadge(element) keeps an element's text, its
  * `conn-<state>` class and its `data-state` attribute in step.
  *
+ * Tokens. A host that signs in with a JWT rather than the session cookie
+ * (another origin, Node) gives `token: () => string | Promise<string>`: it is
+ * asked before each connect and the token goes in `?token=`. Before the
+ * token expires (`refreshAhead` ms before, or half its life if that is
+ * shorter) the client asks for a fresh one and sends `{"action": "refresh"}`
+ * with it, so the socket lives on without a reconnect; if that fails, the
+ * server's 4401 at expiry makes the client reconnect at once with a fresh
+ * token, and only a second 4401 in a row counts as "log in again".
+ *
  * Options for tests and other hosts: `WebSocket`, `location`, `navigate(url)`,
- * `random()`, and the timings `backoffBase`, `backoffCap`, `pingEvery`,
- * `pongWithin` (ms).
+ * `random()`, `now()`, and the timings `backoffBase`, `backoffCap`,
+ * `pingEvery`, `pongWithin`, `refreshAhead` (ms).
  */
 
 /** Close codes after which the client must not reconnect (PROTOCOL.md). */
@@ -67,6 +76,8 @@ const DEFAULTS = {
   backoffCap: 15_000,
   pingEvery: 20_000,
   pongWithin: 10_000,
+  refreshAhead: 60_000,
+  now: () => Date.now(),
 };
 
 const LABELS = {
@@ -120,6 +131,17 @@ export function socketUrl(path, location, params = {}) {
   return url.href;
 }
 
+/** The `exp` of a JWT in ms since the epoch, or null if it has none (or is no JWT). */
+export function tokenExpiry(token) {
+  try {
+    const payload = String(token).split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const exp = JSON.parse(atob(payload)).exp;
+    return typeof exp === 'number' ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The login page, coming back to the current page afterwards. */
 export function loginUrl(location) {
   return `/login/?next=${encodeURIComponent(location.pathname + location.search)}`;
@@ -161,6 +183,10 @@ export class RealtimeSocket {
     this._retryTimer = null;
     this._pingTimer = null;
     this._deadTimer = null;
+    this._refreshTimer = null;
+    this._token = null; // the token of the current connection (token hosts only)
+    this._freshTokenTried = false; // a 4401 was answered with a fresh token since the last open
+    this._dialling = null; // the pending token request of this connect
     this._listen();
     this._connect();
   }
@@ -231,6 +257,28 @@ export class RealtimeSocket {
     this._retryTimer = null;
     const params = this.options.resumeQuery ? this.options.resumeQuery() : {};
     this._setState(this.state === null ? 'connecting' : 'reconnecting');
+    if (!this.options.token) {
+      this._dial(params);
+      return;
+    }
+    const dialling = (this._dialling = {});
+    const current = () => this._dialling === dialling && !this._stopped;
+    Promise.resolve()
+      .then(() => this.options.token())
+      .then(
+        (token) => {
+          if (!current()) return;
+          this._token = token;
+          this._dial({ ...params, token });
+        },
+        () => {
+          if (current()) this._scheduleRetry(null); // no token now: try again later
+        },
+      );
+  }
+
+  _dial(params) {
+    this._dialling = null;
     let ws;
     try {
       ws = new this._WebSocket(socketUrl(this.path, this._location, params));
@@ -280,6 +328,8 @@ export class RealtimeSocket {
 
   _opened() {
     this._attempt = 0;
+    this._freshTokenTried = false;
+    this._scheduleRefresh();
     this._setState('open');
     if (this.options.onOpen) this.options.onOpen();
     const queued = this._queue;
@@ -306,6 +356,13 @@ export class RealtimeSocket {
     const policy = closePolicy(code);
     if (policy === 'reconnect') {
       this._scheduleRetry(code);
+      return;
+    }
+    if (policy === 'login' && this.options.token && !this._freshTokenTried) {
+      // The token expired or was refused: one attempt at once with a fresh one.
+      this._freshTokenTried = true;
+      this._setState('reconnecting', { code, delay: 0 });
+      this._retryTimer = setTimeout(() => this._connect(), 0);
       return;
     }
     this._stopped = true;
@@ -349,7 +406,8 @@ export class RealtimeSocket {
   _teardown(reason) {
     clearTimeout(this._pingTimer);
     clearTimeout(this._deadTimer);
-    this._pingTimer = this._deadTimer = null;
+    clearTimeout(this._refreshTimer);
+    this._pingTimer = this._deadTimer = this._refreshTimer = null;
     for (const [ref, entry] of this._requests) {
       if (entry.sent || reason === 'closed') {
         const what = reason === 'closed' ? 'was closed' : 'dropped';
@@ -365,6 +423,32 @@ export class RealtimeSocket {
     clearTimeout(entry.timer);
     if (error) entry.reject(error);
     else entry.resolve(reply);
+  }
+
+  // --- token refresh (token hosts only) ---------------------------------------
+
+  _scheduleRefresh() {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = null;
+    const expires = this.options.token ? tokenExpiry(this._token) : null;
+    if (expires === null) return;
+    const left = expires - this.options.now();
+    const ahead = Math.min(this.options.refreshAhead, left / 2);
+    this._refreshTimer = setTimeout(() => this._refresh(), Math.max(0, left - ahead));
+  }
+
+  async _refresh() {
+    this._refreshTimer = null;
+    if (this.state !== 'open') return;
+    try {
+      const token = await this.options.token();
+      await this.request({ action: 'refresh', token });
+      this._token = token;
+      this._scheduleRefresh();
+    } catch {
+      // Nothing to do: at expiry the server closes with 4401 and the client
+      // reconnects at once with a fresh token.
+    }
   }
 
   // --- dead link detection ---------------------------------------------------

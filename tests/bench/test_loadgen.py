@@ -164,3 +164,27 @@ def test_a_server_that_cannot_be_capped_is_not_left_running(monkeypatch: Any) ->
     (pid,) = started
     assert server.processes == []
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_stale_flood_is_refused_and_others_are_timed(tmp_path: Path) -> None:
+    data = run_bench(
+        tmp_path, "stale-flood", "--big-ops", "5", "--duration", "2",
+        "--typing-behind", "10", "30", "--repeat", "1", "--connect-rate", "5",
+        "--message-rate", "5", "--chatters", "2", "--flood-sockets", "2",
+    )  # fmt: skip
+    results = data["results"]
+    assert results["setup"]["version"] == 5
+    shapes = [probe["shape"] for probe in results["probes"]]
+    assert len(shapes) == 4 and shapes[2].startswith("10 typing ops behind")
+    assert results["probes"][0]["replies"] == {"stale_version": 1}
+    assert results["worst_op_ms"] > 0
+    for phase in ("quiet", "flood"):
+        timed = results[phase]
+        assert timed["connects"] == 10 and timed["connect_failed"] == {}
+        assert timed["connect_ms"]["count"] == 10
+        assert timed["ack_ms"]["count"] == timed["delivery_ms"]["count"] == timed["messages"] == 10
+    flooder = results["flooder"]
+    assert flooder["replies"]["stale_version"] > 0 and flooder["closed"] == []
+    assert set(flooder["replies"]) <= {"stale_version", "rate_limited"}
+    # The flood meets the collab rate limit the scenario keeps (the bench lifts the others).
+    assert "COLLAB_RATE_PER_SECOND=100" in data["params"]["server_env"]

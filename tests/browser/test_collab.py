@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -45,7 +46,8 @@ def put_caret(page: Page, position: int) -> None:
 def settled(doc: Document, *pages: Page) -> str:
     """Wait until every page has sent all it typed and shows the server's text; return it."""
     for page in pages:
-        page.wait_for_function("window.typingDone !== false")
+        # A function, not an expression: Playwright evals expressions, which the CSP forbids.
+        page.wait_for_function("() => window.typingDone !== false")
         expect(page.locator("#collab")).to_have_attribute("data-idle", "true")
     doc.refresh_from_db()
     for page in pages:
@@ -154,3 +156,20 @@ def test_read_only_document_cannot_be_typed_into(open_page: Callable[..., Page])
     alice = open_doc(open_page, "alice", doc)
     expect(alice.locator("#read-only")).to_be_visible()
     expect(alice.locator("#editor")).not_to_be_editable()
+
+
+def test_a_document_of_the_largest_size_opens_and_takes_an_edit(
+    open_page: Callable[..., Page], settings: Any
+) -> None:
+    UserFactory(username="alice")
+    # Four bytes of UTF-8 (two UTF-16 units) in every fourth code point: over 4 MB on the wire.
+    content = ("\U0001f600ab\n" * (settings.COLLAB_MAX_LENGTH // 4))[:-1]
+    doc = DocumentFactory(title="Large", content=content)
+    page = open_page("alice", f"/docs/{doc.pk}/")
+    expect(page.locator("#collab")).to_have_attribute("data-state", "open", timeout=60_000)
+    shown = page.evaluate("document.getElementById('editor').value")
+    assert shown == content
+    put_caret(page, len(content.encode("utf-16-le")) // 2)
+    page.keyboard.type("!")
+    doc.refresh_from_db()
+    assert settled(doc, page) == content + "!"

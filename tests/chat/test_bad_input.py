@@ -130,7 +130,8 @@ async def test_foreign_origin_is_refused(connect: Connect, room: Any, user: Any)
 async def test_allowed_origin_with_token_is_accepted(
     connect: Connect, room: Any, user: Any
 ) -> None:
-    client = await connect("/ws/chat/lobby/", user, headers=[(b"origin", b"http://localhost:8000")])
+    headers = [(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")]
+    client = await connect("/ws/chat/lobby/", user, headers=headers)
     assert (await client.receive_type("hello"))["user"]["id"] == user.pk
 
 
@@ -190,3 +191,28 @@ async def test_socket_cap_per_user_is_4429(
     await _joined(connect, user)
     assert await _refusal(connect, "/ws/chat/lobby/", user=user) == 4429
     assert await database_sync_to_async(Connection.objects.count)() == 2
+
+
+async def test_nul_in_a_message_is_invalid(connect: Connect, room: Any, user: Any) -> None:
+    client = await _joined(connect, user)
+    await client.send({"action": "send", "message": "a\u0000b", "ref": "r"})
+    error = await client.receive_type("error")
+    assert error["code"] == "invalid" and "`message`" in error["message"]
+    assert error["ref"] == "r"
+    assert await _messages() == 0
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+async def test_query_bytes_that_are_not_utf8_are_4400(
+    connect: Connect, room: Any, user: Any, with_token: bool
+) -> None:
+    who = user if with_token else None
+    assert await _refusal(connect, "/ws/chat/lobby/", user=who, query="a=%ff") == 4400
+
+
+def test_private_room_page_shows_nothing_of_the_room(client: Any, user: Any) -> None:
+    RoomFactory(slug="plans", name="Merger Plans", is_private=True, members=[UserFactory()])
+    client.force_login(user)
+    response = client.get("/rooms/plans/")
+    assert response.status_code == 403
+    assert "Merger Plans" not in response.content.decode()

@@ -14,6 +14,7 @@ import {
   codePointLength,
   componentsToOp,
   opToComponents,
+  transform,
   transformAgainst,
 } from '../../static/collab/ot.js';
 
@@ -33,7 +34,13 @@ function rng(seed) {
 // --- the server: one document, the single order ---------------------------------
 
 class Server {
-  constructor(content = '') {
+  // `bounds` (all optional), as the real server's settings: `maxWork` component
+  // steps to transform an op (else `stale_version`), `syncPage` ops per `ops`
+  // reply (then `has_more`), `maxComponents` per op (else `invalid`).
+  constructor(content = '', bounds = {}) {
+    this.bounds = bounds;
+    this.refused = 0; // ops refused as too far behind
+    this.pages = 0; // `ops` replies cut short
     this.text = content;
     this.log = []; // {version, ops (wire), op (internal), client, opId}
     this.sockets = new Map(); // socket id -> deliver(frame)
@@ -67,10 +74,13 @@ class Server {
   handle(client, frame) {
     const reply = (f) => this.sockets.get(client)?.({ ...f, ref: frame.ref });
     if (frame.action === 'sync') {
-      const ops = this.log
+      const all = this.log
         .filter((e) => e.version > frame.version)
         .map(({ version, ops, client: c, opId }) => ({ version, ops, client: c, op_id: opId }));
-      reply({ type: 'ops', from: frame.version, ops, version: this.version });
+      const ops = all.slice(0, this.bounds.syncPage ?? all.length);
+      if (ops.length < all.length) this.pages += 1;
+      const hasMore = ops.length < all.length;
+      reply({ type: 'ops', from: frame.version, ops, version: this.version, has_more: hasMore });
       return;
     }
     if (frame.action !== 'op') return;
@@ -79,11 +89,21 @@ class Server {
       reply({ type: 'ack', version: first.version, op_id: frame.op_id });
       return;
     }
+    if (frame.ops.length > (this.bounds.maxComponents ?? Infinity)) {
+      reply({ type: 'error', code: 'invalid', message: 'too many components' });
+      return;
+    }
     const since = this.log.filter((e) => e.version > frame.version);
     let length = codePointLength(this.text);
     for (const e of since.slice().reverse()) length -= lengthChange(e.ops);
+    const incoming = componentsToOp(frame.ops, length);
+    if (workOf(incoming, since) > (this.bounds.maxWork ?? Infinity)) {
+      this.refused += 1;
+      reply({ type: 'error', code: 'stale_version', message: 'too far behind', version: this.version });
+      return;
+    }
     const op = transformAgainst(
-      componentsToOp(frame.ops, length),
+      incoming,
       since.map((e) => e.op),
     );
     this.text = apply(this.text, op);
@@ -108,6 +128,16 @@ class Server {
   }
 }
 
+// Component steps the server's transform takes: len(op) + len(other) for each op passed.
+function workOf(op, since) {
+  let steps = 0;
+  for (const e of since) {
+    steps += op.length + e.op.length;
+    op = transform(op, e.op, 'right');
+  }
+  return steps;
+}
+
 function lengthChange(components) {
   let change = 0;
   for (const c of components) change += c.type === 'insert' ? codePointLength(c.text) : -c.length;
@@ -117,13 +147,16 @@ function lengthChange(components) {
 // --- the network: in order up, any order down, drops lose both ---------------------
 
 class Peer {
-  constructor(server) {
+  constructor(server, options = {}) {
     this.server = server;
     this.up = [];
     this.down = [];
+    this.reloads = [];
     this.client = new CollabClient({
       send: (frame) => this.up.push(frame),
       setTimer: () => {}, // cursor throttling and retries are not part of this simulation
+      onNeedReload: (reason) => this.reloads.push(reason),
+      ...options,
     });
     this.connect();
   }
@@ -165,11 +198,12 @@ function freshText(size) {
   return text;
 }
 
-function simulate(seed) {
+function simulate(seed, bounds = {}, options = {}) {
   const random = rng(seed);
   nextChar = 0;
-  const server = new Server('');
-  const peers = Array.from({ length: 2 + Math.floor(random() * 3) }, () => new Peer(server));
+  const server = new Server('', bounds);
+  const count = 2 + Math.floor(random() * 3);
+  const peers = Array.from({ length: count }, () => new Peer(server, options));
   for (let step = 0; step < 60; step++) {
     const peer = peers[Math.floor(random() * peers.length)];
     const roll = random();
@@ -228,6 +262,74 @@ test(`${runs} random sessions converge to the server text`, () => {
       assert.equal(peer.client.text, server.text, `seed ${seed}: text`);
     }
   }
+});
+
+test(`${runs} random sessions converge when the server's bounds are tiny`, () => {
+  // Ops of at most two components, refused as stale past 3 steps, `sync` two ops a page.
+  const bounds = { maxWork: 3, syncPage: 2, maxComponents: 2 };
+  const totals = { refused: 0, pages: 0 };
+  for (let seed = 1; seed <= runs; seed++) {
+    const { server, peers } = simulate(seed, bounds, { maxComponents: 2, maxRebases: 10_000 });
+    totals.refused += server.refused;
+    totals.pages += server.pages;
+    for (const peer of peers) {
+      assert.deepEqual(peer.reloads, [], `seed ${seed}: reload`);
+      assert.ok(peer.client.idle, `seed ${seed}: client not idle`);
+      assert.equal(peer.client.version, server.version, `seed ${seed}: version`);
+      assert.equal(peer.client.text, server.text, `seed ${seed}: text`);
+    }
+  }
+  assert.ok(totals.refused > 0 && totals.pages > 0, JSON.stringify(totals));
+});
+
+test('an op of more components than the server takes goes out as several', () => {
+  const sent = [];
+  const client = new CollabClient({ send: (f) => sent.push(f) });
+  client.receive({ type: 'hello', client: 'c', version: 0, content: 'a'.repeat(3000), can_edit: true, peers: [] });
+  client.opened();
+  const spread = Array.from({ length: 1500 }, (_, j) => ({ type: 'insert', position: 2 * j, text: 'z' }));
+  client.edit(componentsToOp(spread, 3000));
+  const ops = () => sent.filter((f) => f.action === 'op');
+  assert.equal(ops().length, 1);
+  assert.equal(ops()[0].ops.length, 1000);
+  client.receive({ type: 'ack', version: 1, op_id: ops()[0].op_id });
+  assert.equal(ops().length, 2);
+  assert.equal(ops()[1].ops.length, 500);
+  assert.equal(ops()[1].version, 1);
+  let text = 'a'.repeat(3000);
+  for (const frame of ops()) text = apply(text, componentsToOp(frame.ops, codePointLength(text)));
+  assert.equal(text, client.text);
+});
+
+test('an op refused as too far behind is sent again once caught up, same op_id', () => {
+  const sent = [];
+  const reloads = [];
+  const client = new CollabClient({ send: (f) => sent.push(f), onNeedReload: (r) => reloads.push(r) });
+  client.receive({ type: 'hello', client: 'c', version: 0, content: 'abc', can_edit: true, peers: [] });
+  client.opened();
+  sent.length = 0;
+  insertAt(client, 3, '!');
+  const [op] = sent.splice(0);
+  client.receive({ type: 'error', code: 'stale_version', message: 'far', ref: op.ref, version: 2 });
+  assert.deepEqual(sent.splice(0), [{ action: 'sync', version: 0 }]);
+  const entry = (version, text) => ({ version, ops: [{ type: 'insert', position: 0, text }], client: 'o', op_id: null });
+  client.receive({ type: 'ops', from: 0, ops: [entry(1, 'x'), entry(2, 'y')], version: 2, has_more: false });
+  assert.deepEqual(sent.splice(0), [{ ...op, version: 2, ops: [{ type: 'insert', position: 5, text: '!' }] }]);
+  client.receive({ type: 'ack', version: 3, op_id: op.op_id });
+  assert.ok(client.idle);
+  assert.equal(client.text, 'yxabc!');
+  assert.deepEqual(reloads, []);
+});
+
+test('a sync reply with has_more asks for the next page', () => {
+  const sent = [];
+  const client = new CollabClient({ send: (f) => sent.push(f) });
+  client.receive({ type: 'hello', client: 'c', version: 0, content: '', can_edit: true, peers: [] });
+  client.opened();
+  sent.length = 0;
+  const entry = (version) => ({ version, ops: [{ type: 'insert', position: 0, text: 'v' }], client: 'o', op_id: null });
+  client.receive({ type: 'ops', from: 0, ops: [entry(1), entry(2)], version: 9, has_more: true });
+  assert.deepEqual(sent, [{ action: 'sync', version: 2 }]);
 });
 
 test('without undo, exactly the inserted and not deleted characters remain', () => {

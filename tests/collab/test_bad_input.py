@@ -78,6 +78,15 @@ async def test_ops_that_do_not_fit_are_invalid(
     [
         ({"action": "op", "version": 0, "ops": []}, "`ops`"),
         ({"action": "op", "version": 0, "ops": {"type": "insert"}}, "`ops`"),
+        # More components than one op may carry (clients send them as several ops).
+        (
+            {
+                "action": "op",
+                "version": 0,
+                "ops": [{"type": "insert", "position": 0, "text": "x"}] * 1001,
+            },
+            "at most 1000 components",
+        ),
         ({"action": "op", "version": 0}, "`ops`"),
         ({"action": "op", "ops": [{"type": "insert", "position": 0, "text": "x"}]}, "`version`"),
         ({"action": "op", "version": -1, "ops": [{"type": "delete"}]}, "`version`"),
@@ -216,3 +225,12 @@ async def test_op_and_cursor_have_their_own_rate_limit(
     # Other actions use the general bucket, which is still full.
     await client.send({"action": "sync", "version": 0})
     assert (await client.receive_type("ops"))["ops"] == []
+
+
+def test_private_document_page_shows_nothing_of_the_document(client: Any, user: Any) -> None:
+    owner = UserFactory(username="owner")
+    document = DocumentFactory(title="Layoff List", owner=owner, access="private")
+    client.force_login(user)
+    response = client.get(f"/docs/{document.pk}/")
+    assert response.status_code == 403
+    assert "Layoff List" not in response.content.decode()

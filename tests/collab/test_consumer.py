@@ -178,6 +178,7 @@ async def test_sync_returns_every_op_after_a_version(
     await client.send({"action": "sync", "version": 1, "ref": "s"})
     reply = await client.receive_type("ops")
     assert reply["ref"] == "s" and reply["from"] == 1 and reply["version"] == 3
+    assert reply["has_more"] is False
     assert reply["ops"] == [
         {
             "version": 2,

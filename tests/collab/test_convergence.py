@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from collab import client as client_module
 from collab import services
 from collab.client import CollabClient
 from collab.models import Document, DocumentOp
@@ -124,8 +125,11 @@ class Sim:
                     op_id=frame["op_id"],
                 )
                 reply = {"type": "ack", "version": commit.version, "op_id": frame["op_id"]}
-        except FrameError as exc:  # pragma: no cover - the property fails below
-            raise AssertionError(f"server refused {frame}: {exc.code} {exc.message}") from exc
+        except FrameError as exc:
+            # As the consumer answers; a client that cannot repair it is `broken` (checked below).
+            reply = {"type": "error", "code": exc.code, "message": exc.message, **exc.extra}
+            if "ref" in frame:
+                reply["ref"] = frame["ref"]
         self.down[index].append(reply)
         for _group, published, exclude in self.published:
             for other, socket in enumerate(self.sockets):
@@ -193,6 +197,47 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]
     plan=steps,
 )
 def test_clients_converge_to_the_server_text(
+    published: list[tuple[str, dict[str, Any], str | None]],
+    initial: str,
+    clients: int,
+    plan: list[tuple[str, int, int, int]],
+) -> None:
+    run_and_check(published, initial, clients, plan)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    initial=st.lists(st.sampled_from("abcdefgh"), unique=True, max_size=8).map("".join),
+    clients=st.integers(2, 4),
+    plan=steps,
+)
+def test_clients_converge_when_the_server_bounds_are_tiny(
+    published: list[tuple[str, dict[str, Any], str | None]],
+    tiny_bounds: None,
+    initial: str,
+    clients: int,
+    plan: list[tuple[str, int, int, int]],
+) -> None:
+    """Ops split to two components, refused as stale past 3 steps, `sync` two ops a page."""
+    run_and_check(published, initial, clients, plan)
+
+
+@pytest.fixture
+def tiny_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.conf import settings as django_settings
+
+    monkeypatch.setattr(django_settings, "COLLAB_MAX_TRANSFORM_WORK", 3)
+    monkeypatch.setattr(django_settings, "COLLAB_SYNC_MAX_OPS", 2)
+    monkeypatch.setattr(client_module, "OP_MAX_COMPONENTS", 2)
+    # Others keep committing while an op is refused: let it retry as long as it takes.
+    monkeypatch.setattr(client_module, "MAX_REBASES", 10_000)
+
+
+def run_and_check(
     published: list[tuple[str, dict[str, Any], str | None]],
     initial: str,
     clients: int,

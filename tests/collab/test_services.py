@@ -123,11 +123,12 @@ def test_a_commit_costs_a_fixed_number_of_queries(
 ) -> None:
     doc = DocumentFactory(content="x" * 1000, owner=user)
     apply_op(doc, user, 0, [ins(0, "a")], op_id="warm")
-    # Savepoint, lock the row, op_id lookup, update the text, insert the op, release.
+    # Read the row (its version, length and any commit of this op_id), then
+    # savepoint, lock the row, update the text, insert the op, release.
     with django_assert_num_queries(6):
         apply_op(doc, user, 1, [ins(0, "b")], op_id="k")
-    # Behind by two, without an op_id: one query reads the two ops to transform past.
+    # Behind by two: one more query reads the two ops to transform past (before the lock).
     apply_op(doc, user, 2, [ins(0, "c")])
     apply_op(doc, user, 3, [ins(0, "d")])
-    with django_assert_num_queries(6):
-        apply_op(doc, user, 2, [ins(0, "e")])
+    with django_assert_num_queries(7):
+        apply_op(doc, user, 2, [ins(0, "e")], op_id="e")

@@ -54,8 +54,11 @@ def test_dashboard_page_has_a_tile_per_metric(boards: Any, user: Any) -> None:
 
 
 @pytest.mark.django_db
-def test_staff_only_page_is_403_for_others(boards: Any, user: Any) -> None:
-    assert _logged_in(user).get("/dashboards/system/").status_code == 403
+def test_staff_only_page_is_403_for_others_and_shows_nothing_of_it(boards: Any, user: Any) -> None:
+    response = _logged_in(user).get("/dashboards/system/")
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert boards["system"].title not in page
 
 
 @pytest.mark.django_db

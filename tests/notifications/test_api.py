@@ -94,7 +94,7 @@ def test_non_staff_cannot_post(user: Any, other_user: Any) -> None:
 
 
 def test_a_service_token_may_post(user: Any, capsys: Any) -> None:
-    call_command("notify_token", "--username", "billing-service")
+    call_command("notify_token", "billing-service")
     token = capsys.readouterr().out.strip()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

@@ -49,9 +49,9 @@ def test_declining_notifies_nobody(user: Any, other_user: Any) -> None:
     client_for(other_user).post(f"/api/friend-requests/{request.json()['id']}/decline/")
     assert FriendRequest.objects.get().status == "declined"
     assert notes("friend_accepted") == []
-    # Declined, a new request may be sent.
+    # Declined, it is not sent again at once (test_friend_requests.py: the cooldown).
     retry = client_for(user).post("/api/friend-requests/", {"to": other_user.pk}, format="json")
-    assert retry.status_code == 201
+    assert retry.status_code == 400
 
 
 @pytest.mark.parametrize("target", ["self", "missing", "pending", "reverse", "friends"])

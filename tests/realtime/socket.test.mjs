@@ -15,6 +15,7 @@ import {
   loginUrl,
   socketUrl,
   stateBadge,
+  tokenExpiry,
 } from '../../static/realtime/socket.js';
 
 const PAGE = {
@@ -346,4 +347,92 @@ test('a final close rejects what was still queued: it can never go out', async (
   last().serverClose(4404);
   await assert.rejects(reply, { code: 'closed' });
   assert.equal(socket.send({ action: 'x' }), false);
+});
+
+// --- token hosts: fresh tokens, refresh before expiry, one retry after 4401 ---
+
+function jwt(expSeconds, tag = 'x') {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'HS256' })}.${part({ sub: '1', exp: expSeconds, tag })}.sig`;
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+test('tokenExpiry reads exp from a JWT, null from anything else', () => {
+  assert.equal(tokenExpiry(jwt(1_700_000_000)), 1_700_000_000_000);
+  for (const junk of ['', 'a.b.c', 'x', null, undefined, 'a.' + btoa('[1]') + '.c']) {
+    assert.equal(tokenExpiry(junk), null);
+  }
+});
+
+test('a token host connects with a fresh token each time', async (t) => {
+  const tokens = [jwt(2_000), jwt(3_000)];
+  const { last } = client(t, { token: () => tokens.shift(), now: () => 1_000_000 });
+  await flush();
+  assert.match(last().url, /\?token=/);
+  const first = last().url;
+  last().frame({ type: 'hello' });
+  last().serverClose(1006);
+  t.mock.timers.tick(250);
+  await flush();
+  assert.notEqual(last().url, first);
+});
+
+test('before the token expires the socket refreshes it in place', async (t) => {
+  let now = 1_000_000; // ms; the first token expires at 1,000 s + 300 s
+  const fresh = jwt(1_600, 'fresh');
+  const tokens = [jwt(1_300), fresh];
+  const { socket, last } = client(t, {
+    token: () => tokens.shift(),
+    now: () => now,
+    refreshAhead: 60_000,
+    pingEvery: 10_000_000, // no pings in the way
+  });
+  await flush();
+  last().frame({ type: 'hello' });
+  now += 239_999;
+  t.mock.timers.tick(239_999);
+  await flush();
+  assert.deepEqual(last().sent, [], 'not yet: 60 s before expiry');
+  now += 1;
+  t.mock.timers.tick(1);
+  await flush();
+  const refresh = last().sent.at(-1);
+  assert.equal(refresh.action, 'refresh');
+  assert.equal(refresh.token, fresh);
+  last().frame({ type: 'refreshed', ref: refresh.ref, expires_in: 360 });
+  await flush();
+  assert.equal(socket.state, 'open');
+  assert.equal(FakeWebSocket.all.length, 1, 'no reconnect');
+});
+
+test('4401 on a token host reconnects at once with a fresh token; twice in a row, log in', async (t) => {
+  const { socket, log, last } = client(t, { token: () => jwt(9_999_999_999) });
+  await flush();
+  last().frame({ type: 'hello' });
+  last().serverClose(4401); // the token expired
+  assert.equal(socket.state, 'reconnecting');
+  t.mock.timers.tick(0);
+  await flush();
+  assert.equal(FakeWebSocket.all.length, 2);
+  last().serverClose(4401); // refused again before any greeting: the user must log in
+  assert.equal(socket.state, 'closed');
+  assert.equal(log.navigated.length, 1);
+});
+
+test('a token host whose token cannot be had now retries with backoff', async (t) => {
+  let fail = true;
+  const { socket } = client(t, {
+    token: () => {
+      if (fail) throw new Error('offline');
+      return jwt(9_999_999_999);
+    },
+  });
+  await flush();
+  assert.equal(socket.state, 'reconnecting');
+  assert.equal(FakeWebSocket.all.length, 0);
+  fail = false;
+  t.mock.timers.tick(250);
+  await flush();
+  assert.equal(FakeWebSocket.all.length, 1);
 });

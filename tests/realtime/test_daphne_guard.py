@@ -131,3 +131,36 @@ def test_a_lost_connection_takes_no_frame() -> None:
     transport = FakeTcp(takes=main.CONNECTION_LOST)
     write_now(transport, b"frame")
     assert transport.to_socket == [] and transport.buffered == []
+
+
+class CappedProtocol(FakeProtocol):
+    """autobahn's send refuses a message over `maxMessagePayloadSize` (daphne sets 1 MiB)."""
+
+    maxMessagePayloadSize = 10
+
+    def sendMessage(self, payload: bytes, binary: bool) -> None:
+        if 0 < self.maxMessagePayloadSize < len(payload):
+            raise ValueError("tried to send WebSocket message exceeding payload limit")
+        super().sendMessage(payload, binary)
+
+
+def test_a_frame_over_the_incoming_limit_is_still_sent_whole(settings: Any) -> None:
+    settings.MAX_SEND_BUFFER_BYTES = 1000
+    daphne_guard.install()
+    proto = CappedProtocol(unsent=0)
+    WebSocketProtocol.serverSend(proto, "a greeting of some size")  # type: ignore[arg-type]
+    assert proto.sent == [b"a greeting of some size"]
+    assert proto.maxMessagePayloadSize == 10  # incoming frames keep their limit
+
+
+def test_a_large_frame_still_waiting_does_not_count_against_the_bound(settings: Any) -> None:
+    settings.MAX_SEND_BUFFER_BYTES = 1000
+    daphne_guard.install()
+    proto = FakeProtocol(unsent=0)
+    WebSocketProtocol.serverSend(proto, "g" * 5000)  # type: ignore[arg-type]
+    proto.transport = FakeTransport(unsent=5500)  # the greeting, and a little more, wait
+    WebSocketProtocol.serverSend(proto, "peer joined")  # type: ignore[arg-type]
+    assert len(proto.sent) == 2 and not proto.dropped
+    proto.transport = FakeTransport(unsent=6500)  # past the bound beyond it: not reading
+    WebSocketProtocol.serverSend(proto, "more")  # type: ignore[arg-type]
+    assert len(proto.sent) == 2 and proto.dropped

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from realtime.tokens import InvalidToken, token_issue, token_subject
+from realtime.tokens import InvalidToken, token_claims, token_issue, token_subject
 
 
 def _segment(value: Any) -> str:
@@ -42,10 +42,19 @@ class _User:
     pk = 42
 
 
-def test_an_issued_token_names_its_user() -> None:
+@pytest.mark.django_db
+def test_an_issued_token_names_its_user_and_generation() -> None:
     token, ttl = token_issue(user=_User())  # type: ignore[arg-type]
     assert token_subject(token) == 42
+    assert token_claims(token).generation == 0
     assert ttl == settings.JWT_TTL_SECONDS
+
+
+@pytest.mark.parametrize("generation", [-1, True, "1", 1.5, None])
+def test_a_generation_that_is_not_a_whole_number_is_refused(generation: Any) -> None:
+    claims = dict(_valid_claims(), gen=generation)
+    with pytest.raises(InvalidToken):
+        token_claims(_signed(claims))
 
 
 def test_extra_claims_and_a_past_nbf_are_accepted() -> None:

@@ -1,0 +1,42 @@
+"""A server process told to stop (SIGTERM, as deploys do) exits while its sockets close."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.conftest import token_for
+from tests.factories import RoomFactory, UserFactory
+from tests.wsclient import WsClient
+
+
+@pytest.fixture
+def tokens(transactional_db: None) -> list[str]:
+    RoomFactory(slug="lobby", name="Lobby")
+    return [token_for(UserFactory(username=name)) for name in ("alice", "bob")]
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+async def test_sigterm_while_sockets_close_exits(
+    servers: Any, tokens: list[str], kind: str
+) -> None:
+    server = servers(server=kind)
+    clients = []
+    for token in tokens:
+        client = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={token}")
+        await client.receive_type("history")
+        clients.append(client)
+
+    # Sockets that close as the process is told to stop: their close is still
+    # being stored (and announced) when the event loop stops.
+    await asyncio.gather(*(client.close() for client in clients))
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.to_thread(server.process.wait, 20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
+    assert "Fatal Python error" not in server.log()
