@@ -27,7 +27,7 @@ from realtime.errors import FrameError, invalid
 from realtime.fields import has_lone_surrogate
 from realtime.frames import Frame, encode, user_json
 
-from .history import READ_OP_STEPS, committed_since
+from .history import READ_OP_STEPS, Since, committed_since
 from .models import Document, DocumentOp, Snapshot
 from .ot import (
     Budget,
@@ -137,11 +137,28 @@ def _check_nul(components: list[Any]) -> None:
             raise invalid("`ops` text must not contain U+0000")
 
 
+def _committed_or_stale(
+    *, document_id: int, after: int, version: int, length: int, budget: Budget, incoming: int
+) -> Since:
+    """The ops committed after `after` up to `version`; `stale_version` if no longer kept."""
+    since = committed_since(
+        document_id=document_id,
+        after=after,
+        version=version,
+        length=length,
+        budget=budget,
+        incoming=incoming,
+    )
+    if since is None:
+        raise _stale(f"version {after} is older than the ops kept", version)
+    return since
+
+
 def _transform_past(
     op: Op, *, document_id: int, after: int, version: int, length: int, budget: Budget
 ) -> Op:
     """`op`, made on `after`, transformed past the ops up to `version` (text `length` there)."""
-    since = committed_since(
+    since = _committed_or_stale(
         document_id=document_id,
         after=after,
         version=version,
@@ -149,8 +166,6 @@ def _transform_past(
         budget=budget,
         incoming=len(op),
     )
-    if since is None:
-        raise _stale(f"version {after} is older than the ops kept", version)
     return transform_against(op, [committed.op for committed in since.ops], budget)
 
 
@@ -181,7 +196,7 @@ def _rebase(
         # before reading any.
         budget.check(behind * (READ_OP_STEPS + len(components)))
         assert length is not None  # read for every op the check above lets through
-        since = committed_since(
+        since = _committed_or_stale(
             document_id=document_id,
             after=base_version,
             version=version,
@@ -189,8 +204,6 @@ def _rebase(
             budget=budget,
             incoming=len(components),
         )
-        if since is None:
-            raise _stale(f"version {base_version} is older than the ops kept", version)
         op = components_to_op(components, since.base_length)
         committed = [entry.op for entry in since.ops]
         budget.check(behind * len(op) + sum(len(other) for other in committed))
