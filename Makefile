@@ -40,7 +40,12 @@ lint: $(VENV)/.dev
 nodetest:
 	node --test tests/
 
+# Tests run side by side in PYTEST_WORKERS processes (pytest-xdist), each on a
+# database of its own; most of a test's time is spent waiting on servers,
+# browsers and the database, so more workers than cores pays.
+PYTEST_WORKERS ?= 3
+
 pytest: $(VENV)/.dev chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint nodetest pytest

@@ -26,7 +26,7 @@ from .tokens import InvalidToken, token_check_user, token_claims, users_active
 Scope = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Credential:
     """How a socket authenticated, and until when that holds (Unix seconds; None: no end)."""
 

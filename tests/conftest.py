@@ -27,6 +27,8 @@ from realtime.tokens import token_issue
 from .factories import UserFactory
 from .servers import Server, start_server
 
+pytest_plugins = ["tests.diagnostics"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from django.conf import settings
 from django.db import connection
 
@@ -77,15 +78,30 @@ class Server:
             self.process.wait(10)
 
 
+def _listens_on(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether `process` itself holds the listening socket on `port`."""
+    try:
+        found = psutil.Process(process.pid).net_connections(kind="tcp")
+    except psutil.Error:
+        return False
+    return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in found)
+
+
 def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Poll /healthz until it answers 200, the process dies, or `timeout` passes."""
+    """Poll /healthz until `process` answers it, the process dies, or `timeout` passes.
+
+    The answer must come from `process`: a port picked as free can be taken
+    by another run's server meanwhile (tests run side by side), and that
+    server would answer too.
+    """
+    port = int(url.rsplit(":", 1)[1])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and _listens_on(process, port):
                     return
         except OSError:
             pass
@@ -100,8 +116,21 @@ def start_server(
     server: str = "daphne",
     extra_env: dict[str, Any] | None = None,
 ) -> Server:
-    """Start one server process on the test database and wait until it is healthy."""
-    port = port or free_port()
+    """Start one server process on the test database and wait until it is healthy.
+
+    Without `port`, on a free port; if another process takes that port first,
+    on another one.
+    """
+    for attempt in range(3):
+        try:
+            return _start_once(tmp_dir, port or free_port(), server, extra_env)
+        except RuntimeError:
+            if port is not None or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_once(tmp_dir: Path, port: int, server: str, extra_env: dict[str, Any] | None) -> Server:
     env = dict(os.environ)
     env.update(
         {
