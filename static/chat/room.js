@@ -5,10 +5,12 @@
 // (Timeline.lastSeq), reconnects with `?since=` it, and asks `history` with
 // `after` when a seq jumps. Messages are keyed by seq, so nothing shows twice.
 // Sending: each message gets a client_id and stays "pending" until the server
-// acks it; unacked ones are sent again, with the same client_id, after a
-// reconnect (the server stores a client_id once).
+// acks it. The Outbox sends them one at a time in the order written, through
+// rate limiting and reconnects, so they are stored in that order; a resend
+// carries the same client_id (the server stores a client_id once).
 
 import { RealtimeSocket, stateBadge } from '../realtime/socket.js';
+import { Outbox } from './outbox.js';
 import {
   groupWith,
   messageElement,
@@ -42,7 +44,7 @@ const input = $('message-input');
 
 const timeline = new Timeline();
 const items = new Map(); // seq -> <li>
-const pending = new Map(); // client_id -> {clientId, text, item, inFlight, acked, failed}
+const pending = new Map(); // client_id -> {clientId, text, item}: written, not yet in the list
 const online = new Map(); // user id -> user
 const typers = new Map(); // user id -> {user, timer}
 const readers = new Map(); // user id -> {user, last_seq}
@@ -65,9 +67,7 @@ const socket = new RealtimeSocket(`/ws/chat/${encodeURIComponent(slug)}/`, {
     return resumedFrom === null ? {} : { since: resumedFrom };
   },
   onOpen() {
-    for (const entry of pending.values()) {
-      if (!entry.inFlight && !entry.acked && !entry.failed) transmit(entry);
-    }
+    outbox.pump();
     markRead();
   },
 });
@@ -217,54 +217,44 @@ function newClientId() {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+const STATUS = {
+  waiting: () => (socket.state === 'open' ? 'Queued…' : 'Waiting for connection…'),
+  sending: () => (socket.state === 'open' ? 'Sending…' : 'Waiting for connection…'),
+  sent: () => 'Sent',
+  slowing: () => 'Slowing down…',
+};
+
+const outbox = new Outbox(
+  (entry) => socket.request({ action: 'send', message: entry.text, client_id: entry.clientId }),
+  {
+    onStatus(entry, status, error) {
+      if (!pending.has(entry.clientId)) return;
+      if (status === 'failed') fail(entry, error);
+      else setPendingStatus(entry.item, STATUS[status]());
+    },
+  },
+);
+
 function submit() {
   const text = input.value;
   if (!text.trim()) return;
   input.value = '';
   autosize();
   typingOff();
-  const entry = { clientId: newClientId(), text, inFlight: false, acked: false, failed: false };
+  const entry = { clientId: newClientId(), text };
   entry.item = pendingElement(text, me);
   pending.set(entry.clientId, entry);
   pendingList.append(entry.item);
   showEmpty();
   stickToBottom();
-  transmit(entry);
-}
-
-/** Send (or resend) one pending message; its reply settles, retries or fails it. */
-function transmit(entry) {
-  entry.inFlight = true;
-  entry.failed = false;
-  setPendingStatus(entry.item, socket.state === 'open' ? 'Sending…' : 'Waiting for connection…');
-  socket
-    .request({ action: 'send', message: entry.text, client_id: entry.clientId })
-    .then(() => {
-      entry.acked = true;
-      entry.inFlight = false;
-      if (pending.has(entry.clientId)) setPendingStatus(entry.item, 'Sent');
-    })
-    .catch((error) => {
-      entry.inFlight = false;
-      if (!pending.has(entry.clientId)) return;
-      if (error.code === 'disconnected') {
-        setPendingStatus(entry.item, 'Waiting for connection…'); // onOpen resends it
-      } else if (error.code === 'rate_limited') {
-        setPendingStatus(entry.item, 'Slowing down…');
-        const retry = () => pending.has(entry.clientId) && transmit(entry);
-        setTimeout(retry, error.retryAfterMs || 1000);
-      } else {
-        fail(entry, error);
-      }
-    });
+  outbox.add(entry);
 }
 
 function fail(entry, error) {
-  entry.failed = true;
   setPendingStatus(entry.item, `Not sent: ${error.message}`, {
     failed: true,
     actions: [
-      ['Retry', () => transmit(entry)],
+      ['Retry', () => outbox.retry(entry)],
       ['Discard', () => dropPending(entry.clientId)],
     ],
   });
@@ -275,6 +265,7 @@ function dropPending(clientId) {
   const entry = pending.get(clientId);
   if (!entry) return;
   pending.delete(clientId);
+  outbox.remove(clientId);
   entry.item.remove();
   showEmpty();
 }

@@ -284,3 +284,30 @@ def test_load_older_pages_back_through_history(open_page: Callable[..., Page]) -
 
     texts(page).to_have_text([f"message {seq}" for seq in range(1, 61)])
     expect(page.locator("#load-older")).to_be_hidden()
+
+
+def test_a_burst_over_the_rate_limit_is_stored_and_shown_in_the_order_written(
+    open_page: Callable[..., Page],
+) -> None:
+    """30 messages at once against a burst of 20: the 10 over it wait, and none jumps the queue."""
+    UserFactory(username="alice")
+    room = RoomFactory(slug="lobby", name="Lobby")
+    alice = open_page("alice", "/rooms/lobby/")
+    state(alice).to_have_attribute("data-state", "open")
+    burst = [f"burst {n}" for n in range(1, 31)]
+    alice.evaluate(
+        """texts => {
+            const input = document.getElementById('message-input');
+            const form = document.getElementById('composer');
+            for (const text of texts) {
+                input.value = text;
+                form.requestSubmit();
+            }
+        }""",
+        burst,
+    )
+    texts(alice).to_have_text(burst, timeout=20_000)
+    expect(alice.locator("#pending .msg")).to_have_count(0)
+    stored = Message.objects.filter(room=room).order_by("seq")
+    assert [message.body for message in stored] == burst
+    assert seqs(alice) == [message.seq for message in stored]
