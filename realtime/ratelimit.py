@@ -5,13 +5,21 @@ With REDIS_URL they live in Redis, so a limit holds across every server
 process; without it, in this process (the embedded, one-process set-up).
 Async callers (sockets) and sync callers (REST views, page forms) take from
 the same buckets.
+
+While Redis cannot be reached, each process takes from its own buckets
+instead (docs/security.md, "When Redis is away"): writes that the database
+can store still go through, and every user keeps a limit, of the same rate
+per process. A warning is logged once when Redis goes and once when it is
+back.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+import redis
 from django.conf import settings
 
 from .redis import get_redis, get_redis_sync
@@ -97,6 +105,28 @@ def _take_local(key: str, rate: float, burst: int, now_ms: float) -> int:
     return wait
 
 
+log = logging.getLogger(__name__)
+
+# What a command to an unreachable Redis raises.
+REDIS_DOWN = (redis.RedisError, OSError)
+_redis_away = False
+
+
+def _away(exc: BaseException) -> None:
+    """Redis could not be reached: note it (one warning per outage)."""
+    global _redis_away
+    if not _redis_away:
+        _redis_away = True
+        log.warning("Redis unreachable (%s); rate limits are per process until it is back", exc)
+
+
+def _back() -> None:
+    global _redis_away
+    if _redis_away:
+        _redis_away = False
+        log.warning("Redis reachable again; rate limits are shared again")
+
+
 def _bucket_key(key: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:rate:{key}"
 
@@ -104,19 +134,29 @@ def _bucket_key(key: str) -> str:
 async def rate_take(*, key: str, rate: float, burst: int) -> int:
     """Take one token from bucket `key`; 0 when allowed, else milliseconds until one frees."""
     now = _now_ms()
-    if not settings.REDIS_URL:
-        return _take_local(_bucket_key(key), rate, burst, now)
-    wait = await get_redis().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
-    return int(wait)
+    if settings.REDIS_URL:
+        try:
+            wait = await get_redis().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
+        except REDIS_DOWN as exc:
+            _away(exc)
+        else:
+            _back()
+            return int(wait)
+    return _take_local(_bucket_key(key), rate, burst, now)
 
 
 def rate_take_sync(*, key: str, rate: float, burst: int) -> int:
     """`rate_take` for sync callers (blocking Redis client): the same bucket, the same answer."""
     now = _now_ms()
-    if not settings.REDIS_URL:
-        return _take_local(_bucket_key(key), rate, burst, now)
-    wait = get_redis_sync().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
-    return int(wait)
+    if settings.REDIS_URL:
+        try:
+            wait = get_redis_sync().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
+        except REDIS_DOWN as exc:
+            _away(exc)
+        else:
+            _back()
+            return int(wait)
+    return _take_local(_bucket_key(key), rate, burst, now)
 
 
 def _message_bucket(user_id: int | str) -> tuple[str, float, int]:
@@ -156,10 +196,17 @@ def _window_local(key: str, now_ms: float, window_ms: int, add: bool) -> tuple[i
 
 def _window(key: str, window_ms: int, add: bool) -> tuple[int, int]:
     now = _now_ms()
-    if not settings.REDIS_URL:
-        return _window_local(_counter_key(key), now, window_ms, add)
-    count, left = get_redis_sync().eval(_COUNT, 1, _counter_key(key), int(now), window_ms, int(add))
-    return int(count), int(left)
+    if settings.REDIS_URL:
+        try:
+            count, left = get_redis_sync().eval(
+                _COUNT, 1, _counter_key(key), int(now), window_ms, int(add)
+            )
+        except REDIS_DOWN as exc:
+            _away(exc)
+        else:
+            _back()
+            return int(count), int(left)
+    return _window_local(_counter_key(key), now, window_ms, add)
 
 
 def window_count(*, key: str) -> tuple[int, int]:
