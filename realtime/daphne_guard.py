@@ -28,11 +28,19 @@ else takes daphne's own path unchanged. docs/benchmarks.md has the figures.
 
 Lazy debug text. autobahn formats a debug line per connection even when debug
 logging is off; the text is now made only when the line is written.
+
+Service restart. Told to stop (SIGTERM, as a deploy does), daphne cancelled
+its applications and dropped every socket: clients saw 1006 (abnormal
+closure). Now each open socket is first sent a close with 1012 (service
+restart), which clients take as "reconnect now, elsewhere", and the process
+waits up to SHUTDOWN_DRAIN_SECONDS for the close handshakes before it stops.
+uvicorn does the same by itself.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from pprint import pformat
 from typing import Any
 
@@ -154,7 +162,71 @@ def install() -> bool:
     WebSocketProtocol.serverSend = guarded_send
     WebSocketProtocol.realtime_guarded = True
     _format_debug_lazily()
+    _close_sockets_on_shutdown()
     return True
+
+
+# The close code of a server that is restarting (RFC 6455, IANA registry).
+SERVICE_RESTART = 1012
+
+
+def _close_sockets_on_shutdown() -> None:
+    """Under daphne, close open sockets with 1012 before its own shutdown step runs.
+
+    daphne's command imports its server before the application, and adds its
+    shutdown step (cancel every application) when the server runs; the step
+    added here first is run first.
+    """
+    server_module = sys.modules.get("daphne.server")
+    if server_module is None or getattr(server_module.Server, "realtime_drains", False):
+        return
+    run = server_module.Server.run
+
+    def run_draining(server: Any) -> Any:
+        reactor = _reactor()
+        reactor.addSystemEventTrigger("before", "shutdown", _drain, server)
+        return run(server)
+
+    server_module.Server.run = run_draining
+    server_module.Server.realtime_drains = True
+
+
+def _reactor() -> Any:
+    """Twisted's reactor (daphne installed it); typed loosely, as Twisted's stubs are."""
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _drain(server: Any) -> Any:
+    """Send 1012 to every open socket; a Deferred that fires once all have closed,
+    or after SHUTDOWN_DRAIN_SECONDS."""
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet import defer
+
+    reactor = _reactor()
+    sockets = [
+        protocol
+        for protocol in list(server.connections)
+        if isinstance(protocol, WebSocketProtocol) and protocol.state == protocol.STATE_OPEN
+    ]
+    if not sockets:
+        return None
+    log.info("closing %d sockets with %d before stopping", len(sockets), SERVICE_RESTART)
+    for protocol in sockets:
+        protocol.sendCloseFrame(code=SERVICE_RESTART, reasonUtf8=b"service restart")
+    drained: Any = defer.Deferred()
+    deadline = reactor.seconds() + settings.SHUTDOWN_DRAIN_SECONDS
+
+    def check() -> None:
+        closed = all(protocol.state == protocol.STATE_CLOSED for protocol in sockets)
+        if closed or reactor.seconds() >= deadline:
+            drained.callback(None)
+        else:
+            reactor.callLater(0.05, check)
+
+    check()
+    return drained
 
 
 class _Pretty:

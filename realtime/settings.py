@@ -270,6 +270,10 @@ PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
 # Thresholds of Python's cyclic garbage collector in a server process (see asgi.py).
 GC_THRESHOLDS = tuple(env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100]))
 
+# Told to stop, a daphne process closes its sockets with 1012 and waits this long at most
+# for their close handshakes (uvicorn: its own --timeout-graceful-shutdown).
+SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=5.0)
+
 # Presence changes of one target are gathered this long into one frame.
 PRESENCE_BATCH_SECONDS = env.float("PRESENCE_BATCH_SECONDS", default=0.1)
 

@@ -40,3 +40,24 @@ async def test_sigterm_while_sockets_close_exits(
     except subprocess.TimeoutExpired:
         pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
     assert "Fatal Python error" not in server.log()
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+async def test_sigterm_closes_open_sockets_with_1012_and_exits(
+    servers: Any, tokens: list[str], kind: str
+) -> None:
+    """A deploy stops a process: its clients hear "service restart" (1012) and reconnect."""
+    server = servers(server=kind)
+    clients = []
+    for token in tokens:
+        client = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={token}")
+        await client.receive_type("history")
+        clients.append(client)
+
+    server.process.send_signal(signal.SIGTERM)
+    codes = await asyncio.gather(*(client.close_code() for client in clients))
+    assert codes == [1012, 1012]
+    try:
+        await asyncio.to_thread(server.process.wait, 20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
