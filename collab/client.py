@@ -40,6 +40,9 @@ Frame = dict[str, Any]
 # Times in a row an op may be refused as too far behind before the client gives up.
 MAX_REBASES = 10
 
+# Error codes after which the same op is sent again once `retry_after_ms` has passed.
+RETRY_LATER = frozenset({"rate_limited", "unavailable"})
+
 
 @dataclass
 class InFlight:
@@ -177,7 +180,7 @@ class CollabClient:
     def _error(self, frame: Frame) -> None:
         inflight = self.inflight
         mine = inflight is not None and frame.get("ref") == inflight.op_id
-        if frame["code"] == "rate_limited" and mine:
+        if frame["code"] in RETRY_LATER and mine:
             self.retry_after_ms = int(frame.get("retry_after_ms") or 1)
         elif frame["code"] == "stale_version" and mine and self._may_rebase(frame):
             assert inflight is not None

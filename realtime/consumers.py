@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 from channels.consumer import AsyncConsumer, get_handler_name
 from channels.exceptions import StopConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from redis import RedisError
 
 from . import errors
 from .access import access_forget, access_listen, access_mark, access_watch
@@ -37,6 +39,10 @@ from .registry import Socket, connections_close, connections_open
 from .tokens import InvalidToken, token_check_user, token_claims, token_generation
 
 log = logging.getLogger(__name__)
+
+# What an action raises when the database or Redis cannot be reached (or the
+# database refused a transaction that may pass when retried): `unavailable`.
+SERVICE_AWAY = (OperationalError, InterfaceError, RedisError, ConnectionError)
 
 # Sockets that open or close together are recorded together.
 _register = Batched(connections_open)
@@ -418,6 +424,16 @@ class RealtimeConsumer(AsyncConsumer):
                 await self.send_frame(reply)  # encoded here: a reply that cannot be is `internal`
         except FrameError as exc:
             await self.send_frame(error_frame(exc.code, exc.message, ref, **exc.extra))
+        except SERVICE_AWAY as exc:
+            log.warning("action %s on %s: %s", name, self.endpoint, type(exc).__name__)
+            await self.send_frame(
+                error_frame(
+                    "unavailable",
+                    "a service this action needs is away; nothing was applied, send it again",
+                    ref,
+                    retry_after_ms=settings.UNAVAILABLE_RETRY_MS,
+                )
+            )
         except Exception:
             log.exception("action %s failed on %s", name, self.endpoint)
             await self.send_frame(

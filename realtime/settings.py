@@ -270,6 +270,9 @@ PROCESS_TIMEOUT_SECONDS = env.float("PROCESS_TIMEOUT_SECONDS", default=30.0)
 # Thresholds of Python's cyclic garbage collector in a server process (see asgi.py).
 GC_THRESHOLDS = tuple(env.list("GC_THRESHOLDS", cast=int, default=[50_000, 20, 100]))
 
+# `retry_after_ms` of an `unavailable` error (the database or Redis is away).
+UNAVAILABLE_RETRY_MS = env.int("UNAVAILABLE_RETRY_MS", default=1000)
+
 # Told to stop, a daphne process closes its sockets with 1012 and waits this long at most
 # for their close handshakes (uvicorn: its own --timeout-graceful-shutdown).
 SHUTDOWN_DRAIN_SECONDS = env.float("SHUTDOWN_DRAIN_SECONDS", default=5.0)

@@ -5,8 +5,9 @@
 // sent all at once meets the rate limit: some are refused with
 // `rate_limited`, and a refused message resent later would be stored after
 // the ones written behind it. So only the oldest unacked message is ever in
-// flight: the next goes once it is acked. A refusal holds the whole queue
-// for the delay the server gave, a dropped link holds it until the socket is
+// flight: the next goes once it is acked. A refusal (`rate_limited`, or
+// `unavailable` while the database is away) holds the whole queue for the
+// delay the server gave, a dropped link holds it until the socket is
 // open again (`pump()`), and a resend carries the same `client_id`, which the
 // server stores once (docs/protocol.md, "Chat").
 
@@ -14,7 +15,8 @@
  * @typedef {{clientId: string, text: string}} Entry
  * @typedef {(entry: Entry) => Promise<unknown>} Send  resolves on the ack, rejects with a RealtimeError
  * @typedef {(entry: Entry, status: string, error?: Error) => void} OnStatus
- *   status: 'sending', 'sent', 'waiting' (for the connection), 'slowing' (rate limited), 'failed'
+ *   status: 'sending', 'sent', 'waiting' (for the connection), 'slowing' (rate limited),
+ *   'unavailable' (the server's database or Redis is away: retried), 'failed'
  */
 
 export class Outbox {
@@ -69,9 +71,9 @@ export class Outbox {
       this._onStatus(entry, 'waiting'); // pump() on the next open sends it again
       return;
     }
-    if (code === 'rate_limited') {
+    if (code === 'rate_limited' || code === 'unavailable') {
       this._held = true;
-      this._onStatus(entry, 'slowing');
+      this._onStatus(entry, code === 'unavailable' ? 'unavailable' : 'slowing');
       this._schedule(() => {
         this._held = false;
         this.pump();

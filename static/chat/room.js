@@ -222,6 +222,7 @@ const STATUS = {
   sending: () => (socket.state === 'open' ? 'Sending…' : 'Waiting for connection…'),
   sent: () => 'Sent',
   slowing: () => 'Slowing down…',
+  unavailable: () => 'Server unavailable, retrying…',
 };
 
 const outbox = new Outbox(

@@ -41,6 +41,8 @@ const GAP_MS = 1000; // a version gap older than this is filled with `sync`
 const CURSOR_EVERY_MS = 50; // at most this often a cursor frame
 export const OP_MAX_COMPONENTS = 1000; // the most components the server takes in one op
 export const MAX_REBASES = 10; // stale refusals of one op in a row before a reload
+// Error codes after which the same op is sent again once `retry_after_ms` has passed.
+export const RETRY_LATER = Object.freeze(['rate_limited', 'unavailable']);
 
 function randomPrefix() {
   return Math.random().toString(36).slice(2, 10) + Date.now().toString(36).slice(-4);
@@ -287,7 +289,7 @@ export class CollabClient {
 
   failed(frame) {
     const mine = this.inflight && frame.ref === this.inflight.opId;
-    if (frame.code === 'rate_limited') {
+    if (RETRY_LATER.includes(frame.code)) {
       if (mine) {
         const sent = this.inflight;
         this.setTimer(() => {

@@ -32,6 +32,10 @@ function fakeServer({ burst = 20, perSecond = 10, drops = new Map() } = {}) {
       throw Object.assign(new Error('link lost'), { code: 'disconnected' });
     }
     if (drop === 'invalid') throw Object.assign(new Error('too long'), { code: 'invalid' });
+    if (drop === 'unavailable') {
+      drops.delete(entry.text); // the database is back for the resend
+      throw Object.assign(new Error('away'), { code: 'unavailable', retryAfterMs: 1000 });
+    }
     tokens = Math.min(burst, tokens + ((server.now - refilledAt) / 1000) * perSecond);
     refilledAt = server.now;
     if (!ids.has(entry.clientId)) {
@@ -139,4 +143,16 @@ test('a message removed while waiting is never sent', async () => {
   outbox.remove(all[2].clientId);
   await server.run();
   assert.deepEqual(server.stored, ['burst 1', 'burst 2']);
+});
+
+test('a message refused as unavailable holds the queue and is sent again, once, in its place', async () => {
+  const drops = new Map([['burst 2', 'unavailable']]);
+  const server = fakeServer({ drops });
+  const statuses = [];
+  const outbox = outboxOn(server, statuses);
+  for (const entry of entries(written(4))) outbox.add(entry);
+  await server.run();
+  assert.deepEqual(server.stored, written(4));
+  assert.ok(statuses.some(([text, status]) => text === 'burst 2' && status === 'unavailable'));
+  assert.ok(server.now >= 1000, 'waited the delay the server gave');
 });

@@ -499,6 +499,26 @@ test('an op lost with the connection is resent once, and not doubled', () => {
   assert.equal(server.version, 2);
 });
 
+for (const code of ['rate_limited', 'unavailable']) {
+  test(`an op refused with ${code} is resent after the delay, the same op`, () => {
+    const timers = [];
+    const sent = [];
+    const client = new CollabClient({ send: (f) => sent.push(f), setTimer: (fn, ms) => timers.push([fn, ms]) });
+    client.receive({ type: 'hello', client: 'c', version: 0, content: '', can_edit: true, peers: [] });
+    client.opened();
+    insertAt(client, 0, 'x');
+    const op = sent.find((f) => f.action === 'op');
+    client.receive({ type: 'error', code, message: 'later', ref: op.ref, retry_after_ms: 30 });
+    assert.ok(!client.broken);
+    const retry = timers.find(([, ms]) => ms === 30);
+    assert.ok(retry);
+    retry[0]();
+    const ops = sent.filter((f) => f.action === 'op');
+    assert.equal(ops.length, 2);
+    assert.equal(ops[1].op_id, op.op_id);
+  });
+}
+
 test('rate limited ops are resent after the delay', () => {
   const timers = [];
   const sent = [];

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from collab.client import MAX_REBASES, CollabClient
 from collab.ot import OP_MAX_COMPONENTS, Op, apply, components_to_op, op_to_components, transform
 
@@ -55,6 +57,20 @@ def test_an_op_refused_as_too_far_behind_is_resent_once_caught_up() -> None:
     assert again == {**sent, "version": 2, "ops": [ins(5, "!")]}
     client.receive({"type": "ack", "version": 3, "op_id": sent["op_id"]})
     assert client.idle and client.broken is None and client.text == "yxabc!"
+
+
+@pytest.mark.parametrize("code", ["rate_limited", "unavailable"])
+def test_an_op_refused_for_now_is_resent_the_same_after_the_delay(code: str) -> None:
+    client = greeted("abc")
+    client.splice(3, 0, "!")
+    [sent] = client.take_frames()
+    client.receive(
+        {"type": "error", "code": code, "message": "later", "ref": sent["op_id"]}
+        | {"retry_after_ms": 1000}
+    )
+    assert client.broken is None and client.retry_after_ms == 1000
+    client.resend()
+    assert client.take_frames() == [sent]
 
 
 def test_a_rebased_op_is_what_a_reconnect_resends() -> None:
