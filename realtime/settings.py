@@ -155,10 +155,17 @@ else:
     # per-thread connections pile up; a pool shared by all threads does not.
     # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each connection is checked (an empty query) as it leaves the pool: after a
+    # database restart the pool's old connections are dropped there, not handed
+    # to one request after another to fail.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": env.int("DB_POOL_SIZE", default=20),
-        "timeout": 30,
+        # How long a call waits for a connection. The ORM threads never outnumber
+        # the connections, so a call waits only while none can be made (the
+        # database is away): it then fails (`unavailable`) instead of hanging.
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
     }
     if env.str("TEST_DB_NAME", default=""):
         DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME")}
