@@ -519,21 +519,6 @@ for (const code of ['rate_limited', 'unavailable']) {
   });
 }
 
-test('rate limited ops are resent after the delay', () => {
-  const timers = [];
-  const sent = [];
-  const client = new CollabClient({ send: (f) => sent.push(f), setTimer: (fn, ms) => timers.push([fn, ms]) });
-  client.receive({ type: 'hello', client: 'c', version: 0, content: '', can_edit: true, peers: [] });
-  client.opened();
-  insertAt(client, 0, 'x');
-  const op = sent.find((f) => f.action === 'op');
-  client.receive({ type: 'error', code: 'rate_limited', message: 'slow', ref: op.ref, retry_after_ms: 30 });
-  const retry = timers.find(([, ms]) => ms === 30);
-  assert.ok(retry);
-  retry[0]();
-  assert.equal(sent.filter((f) => f.action === 'op').length, 2);
-});
-
 test('cursor frames go out only when nothing of ours is unacknowledged', () => {
   const sent = [];
   let clock = 1000;

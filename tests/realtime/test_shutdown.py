@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import token_for
 from tests.factories import RoomFactory, UserFactory
+from tests.servers import Server
 from tests.wsclient import WsClient
 
 
@@ -20,25 +21,35 @@ def tokens(transactional_db: None) -> list[str]:
     return [token_for(UserFactory(username=name)) for name in ("alice", "bob")]
 
 
-@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
-async def test_sigterm_while_sockets_close_exits(
-    servers: Any, tokens: list[str], kind: str
-) -> None:
-    server = servers(server=kind)
+async def _greeted(server: Server, tokens: list[str]) -> list[WsClient]:
+    """A chat socket per token, each past its greeting."""
     clients = []
     for token in tokens:
         client = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={token}")
         await client.receive_type("history")
         clients.append(client)
+    return clients
+
+
+async def _exited(server: Server, kind: str) -> None:
+    try:
+        await asyncio.to_thread(server.process.wait, 20)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
+
+
+@pytest.mark.parametrize("kind", ["daphne", "uvicorn"])
+async def test_sigterm_while_sockets_close_exits(
+    servers: Any, tokens: list[str], kind: str
+) -> None:
+    server = servers(server=kind)
+    clients = await _greeted(server, tokens)
 
     # Sockets that close as the process is told to stop: their close is still
     # being stored (and announced) when the event loop stops.
     await asyncio.gather(*(client.close() for client in clients))
     server.process.send_signal(signal.SIGTERM)
-    try:
-        await asyncio.to_thread(server.process.wait, 20)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
+    await _exited(server, kind)
     assert "Fatal Python error" not in server.log()
 
 
@@ -48,16 +59,9 @@ async def test_sigterm_closes_open_sockets_with_1012_and_exits(
 ) -> None:
     """A deploy stops a process: its clients hear "service restart" (1012) and reconnect."""
     server = servers(server=kind)
-    clients = []
-    for token in tokens:
-        client = await WsClient.open(f"{server.ws}/ws/chat/lobby/?token={token}")
-        await client.receive_type("history")
-        clients.append(client)
+    clients = await _greeted(server, tokens)
 
     server.process.send_signal(signal.SIGTERM)
     codes = await asyncio.gather(*(client.close_code() for client in clients))
     assert codes == [1012, 1012]
-    try:
-        await asyncio.to_thread(server.process.wait, 20)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{kind} did not exit after SIGTERM:\n{server.log()[-3000:]}")
+    await _exited(server, kind)
