@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -127,6 +128,28 @@ def _back() -> None:
         log.warning("Redis reachable again; rate limits are shared again")
 
 
+async def _eval(script: str, key: str, *args: int | float) -> Any:
+    """The script's result on Redis; None while Redis cannot be reached (use this process's)."""
+    try:
+        result = await get_redis().eval(script, 1, key, *args)
+    except REDIS_DOWN as exc:
+        _away(exc)
+        return None
+    _back()
+    return result
+
+
+def _eval_sync(script: str, key: str, *args: int | float) -> Any:
+    """`_eval` for sync callers (the blocking client)."""
+    try:
+        result = get_redis_sync().eval(script, 1, key, *args)
+    except REDIS_DOWN as exc:
+        _away(exc)
+        return None
+    _back()
+    return result
+
+
 def _bucket_key(key: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:rate:{key}"
 
@@ -135,12 +158,8 @@ async def rate_take(*, key: str, rate: float, burst: int) -> int:
     """Take one token from bucket `key`; 0 when allowed, else milliseconds until one frees."""
     now = _now_ms()
     if settings.REDIS_URL:
-        try:
-            wait = await get_redis().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
-        except REDIS_DOWN as exc:
-            _away(exc)
-        else:
-            _back()
+        wait = await _eval(_TAKE, _bucket_key(key), rate, burst, int(now), 1)
+        if wait is not None:
             return int(wait)
     return _take_local(_bucket_key(key), rate, burst, now)
 
@@ -149,12 +168,8 @@ def rate_take_sync(*, key: str, rate: float, burst: int) -> int:
     """`rate_take` for sync callers (blocking Redis client): the same bucket, the same answer."""
     now = _now_ms()
     if settings.REDIS_URL:
-        try:
-            wait = get_redis_sync().eval(_TAKE, 1, _bucket_key(key), rate, burst, int(now), 1)
-        except REDIS_DOWN as exc:
-            _away(exc)
-        else:
-            _back()
+        wait = _eval_sync(_TAKE, _bucket_key(key), rate, burst, int(now), 1)
+        if wait is not None:
             return int(wait)
     return _take_local(_bucket_key(key), rate, burst, now)
 
@@ -197,14 +212,9 @@ def _window_local(key: str, now_ms: float, window_ms: int, add: bool) -> tuple[i
 def _window(key: str, window_ms: int, add: bool) -> tuple[int, int]:
     now = _now_ms()
     if settings.REDIS_URL:
-        try:
-            count, left = get_redis_sync().eval(
-                _COUNT, 1, _counter_key(key), int(now), window_ms, int(add)
-            )
-        except REDIS_DOWN as exc:
-            _away(exc)
-        else:
-            _back()
+        found = _eval_sync(_COUNT, _counter_key(key), int(now), window_ms, int(add))
+        if found is not None:
+            count, left = found
             return int(count), int(left)
     return _window_local(_counter_key(key), now, window_ms, add)
 
